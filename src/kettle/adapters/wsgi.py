@@ -1,0 +1,40 @@
+"""The WSGI adapter: an environ in, the request pipeline driven synchronously, bytes out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..dispatch import drive, handle_request
+
+if TYPE_CHECKING:
+    from ..app import Kettle
+    from ..typing import StartResponse, WSGIEnvironment
+
+__all__ = ["PRESERVE_CONTEXT_KEY", "serve_wsgi"]
+
+#: An environ key whose value, a callable, receives the request's context before it
+#: is popped; the receiver holds the context (see ``AppContext.retain``) and must
+#: release it. The test client uses it for ``with client:``.
+PRESERVE_CONTEXT_KEY = "kettle.preserve_context"
+
+
+def serve_wsgi(
+    app: Kettle, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Handle one WSGI request with ``app``."""
+    ctx = app.request_context(environ)
+    error: BaseException | None = None
+    try:
+        response = drive(app, handle_request(app, ctx))
+        preserve = environ.get(PRESERVE_CONTEXT_KEY)
+        if preserve is not None:
+            ctx.retain()
+            preserve(ctx)
+        return response(environ, start_response)
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        if ctx.is_pushed:
+            ctx.pop(error)

@@ -1,0 +1,564 @@
+"""The ``Kettle`` application: configuration, registries and the hook points of dispatch."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import weakref
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+
+from werkzeug.exceptions import BadRequestKeyError, HTTPException, SecurityError
+from werkzeug.routing import BuildError, Map, MapAdapter, Rule
+from werkzeug.utils import redirect as _werkzeug_redirect
+from werkzeug.wrappers import Response as BaseResponse
+
+from . import dispatch, signals
+from .adapters.wsgi import serve_wsgi
+from .config import DEFAULT_CONFIG, Config, ConfigAttribute
+from .ctx import AppContext, AppCtxGlobals
+from .errors import SetupError, raise_collected
+from .globals import _cv_app
+from .json.provider import DefaultJSONProvider, JSONProvider
+from .logging import create_logger
+from .loops import ThreadLoops
+from .routing import FastMatcher
+from .scaffold import Scaffold, setupmethod
+from .sessions import SecureCookieSessionInterface, SessionInterface
+from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from werkzeug.test import Client
+
+    from .testing import KettleClient
+    from .typing import (
+        ResponseReturnValue,
+        RouteCallable,
+        StartResponse,
+        TeardownCallable,
+        WSGIEnvironment,
+    )
+
+__all__ = ["Kettle"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _as_timedelta(value: timedelta | int | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+class Kettle(Scaffold):
+    """A WSGI (and, later, ASGI) application with Flask's API.
+
+    ``import_name`` is the name of the application's module or package, usually
+    ``__name__``; it locates the static and template folders.
+    """
+
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
+    app_ctx_globals_class: type[Any] = AppCtxGlobals
+    config_class: type[Config] = Config
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
+    url_rule_class: type[Rule] = Rule
+    url_map_class: type[Map] = Map
+    test_client_class: type[Client] | None = None
+    default_config = DEFAULT_CONFIG
+
+    testing = ConfigAttribute[bool]("TESTING")
+    secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
+    permanent_session_lifetime = ConfigAttribute[timedelta](
+        "PERMANENT_SESSION_LIFETIME", get_converter=_as_timedelta
+    )
+
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name, static_folder, static_url_path, template_folder, root_path
+        )
+        self.instance_path = instance_path or self.auto_find_instance_path()
+        self.config = self.make_config(instance_relative_config)
+        self.json: JSONProvider = self.json_provider_class(self)
+        self.session_interface: SessionInterface = SecureCookieSessionInterface()
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        self.subdomain_matching = subdomain_matching
+        self.teardown_appcontext_funcs: list[TeardownCallable] = []
+        self.url_build_error_handlers: list[
+            Callable[[Exception, str, dict[str, Any]], str]
+        ] = []
+        self.extensions: dict[str, Any] = {}
+        self.blueprints: dict[str, Any] = {}
+        self._got_first_request = False
+        self._matcher: FastMatcher | None = None
+        self._loops = ThreadLoops()
+        self._logger: logging.Logger | None = None
+        if self.has_static_folder:
+            self._add_static_route(static_host)
+
+    def _add_static_route(self, static_host: str | None) -> None:
+        if bool(static_host) != self.url_map.host_matching:
+            raise ValueError(
+                "Pass 'static_host' if and only if 'host_matching' is enabled."
+            )
+        app_ref = weakref.ref(self)
+        self.add_url_rule(
+            f"{self.static_url_path}/<path:filename>",
+            endpoint="static",
+            host=static_host,
+            view_func=lambda **kw: app_ref().send_static_file(**kw),  # type: ignore[union-attr]
+        )
+
+    # -- identity and configuration -------------------------------------------------
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The application's name: its import name, or the main script's name."""
+        if self.import_name == "__main__":
+            path = getattr(sys.modules["__main__"], "__file__", None)
+            if path is None:
+                return "__main__"
+            return os.path.splitext(os.path.basename(path))[0]
+        return self.import_name
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (config ``DEBUG``)."""
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The ``logging`` logger named after the app, used to log unhandled errors."""
+        if self._logger is None:
+            self._logger = create_logger(self)
+        return self._logger
+
+    def make_config(self, instance_relative: bool = False) -> Config:
+        """Build the config, filled with the defaults."""
+        root = self.instance_path if instance_relative else self.root_path
+        defaults = dict(self.default_config)
+        defaults["DEBUG"] = os.environ.get("KETTLE_DEBUG", "") in ("1", "true", "yes")
+        return self.config_class(root, defaults)
+
+    def auto_find_instance_path(self) -> str:
+        """The ``instance`` folder beside the application's package or module."""
+        return os.path.join(self.root_path, "instance")
+
+    def open_instance_resource(self, resource: str, mode: str = "rb") -> Any:
+        """Open a file relative to the instance folder."""
+        return open(os.path.join(self.instance_path, resource), mode)  # noqa: SIM115
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        if self._got_first_request:
+            raise SetupError(
+                f"The setup method '{f_name}' can no longer be called on the"
+                f" application '{self.name}': it has already handled its first"
+                " request, and changes now would apply to some requests and not"
+                " others. Register everything (routes, hooks, blueprints) before the"
+                " app serves, for example in the application factory."
+            )
+
+    # -- routing ---------------------------------------------------------------------
+
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: RouteCallable | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a URL rule, and ``view_func`` as the view of its endpoint.
+
+        ``methods`` defaults to the view's ``methods`` attribute or ``("GET",)``;
+        ``HEAD`` is added for ``GET``, and ``OPTIONS`` is answered automatically
+        unless the view or ``provide_automatic_options=False`` says otherwise.
+        Other ``options`` go to Werkzeug's ``Rule``.
+        """
+        if endpoint is None:
+            if view_func is None:
+                raise TypeError("add_url_rule needs an endpoint or a view function.")
+            endpoint = view_func.__name__
+        options["endpoint"] = endpoint
+        methods = self._rule_methods(view_func, options.pop("methods", None))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(
+                view_func, "provide_automatic_options", None
+            )
+        if provide_automatic_options is None:
+            provide_automatic_options = (
+                "OPTIONS" not in methods and self.config["PROVIDE_AUTOMATIC_OPTIONS"]
+            )
+        if provide_automatic_options:
+            methods.add("OPTIONS")
+        rule_obj = self.url_rule_class(rule, methods=methods, **options)
+        rule_obj.provide_automatic_options = provide_automatic_options  # type: ignore[attr-defined]
+        self.url_map.add(rule_obj)
+        self._matcher = None
+        if view_func is not None:
+            existing = self.view_functions.get(endpoint)
+            if existing is not None and existing != view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing endpoint"
+                    f" function: {endpoint}. Give the new view a different endpoint."
+                )
+            self.view_functions[endpoint] = view_func
+
+    @staticmethod
+    def _rule_methods(view_func: Any, methods: Any) -> set[str]:
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        if isinstance(methods, str):
+            raise TypeError(
+                "Allowed methods must be a list of strings, for example"
+                ' methods=["POST"], not a single string.'
+            )
+        found = {item.upper() for item in methods}
+        found.update(getattr(view_func, "required_methods", ()))
+        return found
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Build the URL adapter for a request, or for no request from the config."""
+        config = self.config
+        if request is not None:
+            server_name = config["SERVER_NAME"]
+            subdomain = None
+            if self.url_map.host_matching:
+                server_name = None
+            elif not self.subdomain_matching:
+                subdomain = self.url_map.default_subdomain or ""
+            return self.url_map.bind_to_environ(
+                request.environ, server_name=server_name, subdomain=subdomain
+            )
+        if config["SERVER_NAME"] is not None:
+            return self.url_map.bind(
+                config["SERVER_NAME"],
+                script_name=config["APPLICATION_ROOT"],
+                url_scheme=config["PREFERRED_URL_SCHEME"],
+            )
+        return None
+
+    def match_request(self, ctx: AppContext, request: Request) -> None:
+        """Match ``request``'s URL, storing the rule and values, or the routing error."""
+        if self.config["TRUSTED_HOSTS"] is not None:
+            request.trusted_hosts = self.config["TRUSTED_HOSTS"]
+            try:
+                request.host  # noqa: B018 -- validates the Host header
+            except SecurityError as e:
+                request.routing_exception = e
+                return
+        matcher = self._matcher
+        if matcher is None:
+            matcher = self._compile_matcher()
+        hit = matcher.match(request.path, request.method)
+        if hit is not None:
+            request.url_rule, request.view_args = hit
+            return
+        try:
+            adapter = ctx.url_adapter
+            assert adapter is not None  # a request always gets an adapter
+            request.url_rule, request.view_args = adapter.match(return_rule=True)  # type: ignore[assignment]
+        except HTTPException as e:
+            request.routing_exception = e
+
+    def _compile_matcher(self) -> FastMatcher:
+        self.url_map.update()
+        matcher = FastMatcher(self.url_map)
+        if self.subdomain_matching:
+            matcher = FastMatcher(self.url_map_class(host_matching=True))
+        self._matcher = matcher
+        return matcher
+
+    def url_for(
+        self,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: Any,
+    ) -> str:
+        """Build the URL of ``endpoint`` with ``values``; see :func:`kettle.url_for`."""
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.app is not self:
+            ctx = None
+        if ctx is not None and ctx._request is not None:
+            adapter = ctx.url_adapter
+            if endpoint[:1] == ".":
+                blueprint = ctx._request.blueprint
+                endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
+            external = _external if _external is not None else _scheme is not None
+        else:
+            adapter = ctx.url_adapter if ctx is not None else self.create_url_adapter(None)
+            if adapter is None:
+                raise RuntimeError(
+                    f"Unable to build the URL of {endpoint!r} outside a request: set"
+                    " SERVER_NAME in the config (with APPLICATION_ROOT and"
+                    " PREFERRED_URL_SCHEME if needed), or call url_for during a"
+                    " request."
+                )
+            external = _external if _external is not None else True
+        if _scheme is not None and not external:
+            raise ValueError("'_scheme' only applies to external URLs: pass _external=True.")
+        self.inject_url_defaults(endpoint, values)
+        try:
+            url = adapter.build(
+                endpoint, values, method=_method, url_scheme=_scheme, force_external=external
+            )
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            return self.handle_url_build_error(error, endpoint, values)
+        if _anchor is not None:
+            from urllib.parse import quote
+
+            url = f"{url}#{quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
+        return url
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
+        """Let the ``url_defaults`` functions fill in values for building a URL."""
+        scopes: list[str | None] = [None]
+        if "." in endpoint:
+            parts = endpoint.rpartition(".")[0].split(".")
+            scopes.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        for scope in scopes:
+            for func in self.url_default_functions.get(scope, ()):
+                func(endpoint, values)
+
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, Any]
+    ) -> str:
+        """Ask the ``url_build_error_handlers`` for a URL; re-raise if none gives one."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+            else:
+                if rv is not None:
+                    return rv
+        raise error
+
+    # -- contexts --------------------------------------------------------------------
+
+    def app_context(self) -> AppContext:
+        """A new, unpushed application context; use it as ``with app.app_context():``."""
+        return AppContext(self)
+
+    def request_context(self, environ: WSGIEnvironment) -> AppContext:
+        """A new, unpushed context for the request described by ``environ``."""
+        return AppContext(self, request=self.request_class(environ))
+
+    def test_request_context(self, *args: Any, **kwargs: Any) -> AppContext:
+        """A context for a request built from Werkzeug ``EnvironBuilder`` arguments."""
+        from .testing import EnvironBuilder
+
+        builder = EnvironBuilder(self, *args, **kwargs)
+        try:
+            return self.request_context(builder.get_environ())
+        finally:
+            builder.close()
+
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> KettleClient:
+        """A Werkzeug test client for this app; ``with client:`` keeps the last context."""
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import KettleClient as cls  # type: ignore[assignment]
+        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)  # type: ignore[misc, return-value]
+
+    # -- sync execution of user callables --------------------------------------------
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``func`` as a sync callable: coroutine functions run on a thread loop."""
+        if inspect.iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(self, func: Callable[P, Any]) -> Callable[P, Any]:
+        """Wrap a coroutine function to run to completion on the thread's own loop."""
+        loops = self._loops
+
+        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return loops.run(func(*args, **kwargs))
+
+        return run
+
+    # -- dispatch hook points ---------------------------------------------------------
+
+    def _ctx_or_active(self, ctx: Any) -> AppContext:
+        return ctx if isinstance(ctx, AppContext) else _cv_app.get()
+
+    def make_response(self, rv: ResponseReturnValue) -> Response:
+        """Convert a view's return value into a response object."""
+        return dispatch.make_response(self, rv, _cv_app.get(None))
+
+    def make_default_options_response(self, ctx: AppContext | None = None) -> Response:
+        """The automatic reply to ``OPTIONS``, listing the allowed methods."""
+        ctx = self._ctx_or_active(ctx)
+        adapter = ctx.url_adapter
+        assert adapter is not None
+        response = self.response_class()
+        response.allow.update(adapter.allowed_methods())
+        return response
+
+    def handle_user_exception(self, *args: Any) -> Any:
+        """Find the error handler for an exception raised during dispatch.
+
+        Called as ``(e)`` or ``(ctx, e)``; re-raises ``e`` when nothing handles it.
+        """
+        ctx, e = self._split_ctx(args)
+        return dispatch.drive(self, dispatch.handle_user_exception(self, ctx, e))
+
+    def handle_http_exception(self, *args: Any) -> Any:
+        """Find the error handler for an HTTP error; the error itself is the default."""
+        ctx, e = self._split_ctx(args)
+        return dispatch.drive(self, dispatch.handle_http_exception(self, ctx, e))
+
+    def handle_exception(self, *args: Any) -> Response:
+        """Turn an unhandled exception into a 500 response, or re-raise it."""
+        ctx, e = self._split_ctx(args)
+        return dispatch.drive(self, dispatch.handle_exception(self, ctx, e))
+
+    def _split_ctx(self, args: tuple[Any, ...]) -> tuple[AppContext, Any]:
+        if len(args) == 2:
+            return args[0], args[1]
+        return _cv_app.get(), args[0]
+
+    def log_exception(self, ctx: AppContext | None, exc_info: ExcInfo) -> None:
+        """Log an unhandled exception with the request's path and method."""
+        req = None if ctx is None else ctx._request
+        where = "" if req is None else f" on {req.path} [{req.method}]"
+        self.logger.error(f"Exception{where}", exc_info=exc_info)
+
+    def trap_http_exception(self, e: Exception) -> bool:
+        """Whether an HTTP error should propagate like any other error (TRAP_* config)."""
+        return isinstance(e, HTTPException) and dispatch._trapped(self, e)
+
+    def send_static_file(self, filename: str) -> Response:
+        """Serve a file from the static folder."""
+        from .helpers import send_from_directory
+
+        if self.static_folder is None:
+            raise RuntimeError(f"The application '{self.name}' has no static folder.")
+        return send_from_directory(self.static_folder, filename)
+
+    # -- teardown --------------------------------------------------------------------
+
+    @setupmethod
+    def teardown_appcontext(self, f: TeardownCallable) -> TeardownCallable:
+        """Run ``f`` when any context of this app ends, with the unhandled error or None."""
+        self.teardown_appcontext_funcs.append(f)
+        return f
+
+    def run_teardown(self, ctx: AppContext, exc: BaseException | None) -> list[BaseException]:
+        """Run the teardown of ``ctx`` (active in the caller); return the errors raised."""
+        errors: list[BaseException] = []
+        req = ctx._request
+        if req is not None:
+            self._teardown_request_steps(ctx, req, exc, errors)
+        for func in reversed(self.teardown_appcontext_funcs):
+            self._call_collecting(errors, func, exc)
+        if signals.appcontext_tearing_down.receivers:
+            self._call_collecting(
+                errors,
+                signals.appcontext_tearing_down.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exc=exc,
+            )
+        return errors
+
+    def _teardown_request_steps(
+        self,
+        ctx: AppContext,
+        req: Request,
+        exc: BaseException | None,
+        errors: list[BaseException],
+    ) -> None:
+        funcs = self.teardown_request_funcs
+        if funcs:
+            for scope in (*req.blueprints, None):
+                for func in reversed(funcs.get(scope, ())):
+                    self._call_collecting(errors, func, exc)
+        if signals.request_tearing_down.receivers:
+            self._call_collecting(
+                errors,
+                signals.request_tearing_down.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exc=exc,
+            )
+        self._call_collecting(errors, req.close)
+
+    def _call_collecting(
+        self, errors: list[BaseException], func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        try:
+            result = func(*args, **kwargs)
+            if inspect.iscoroutine(result):
+                self._loops.run(result)
+        except BaseException as e:
+            errors.append(e)
+
+    def raise_teardown_errors(self, errors: list[BaseException]) -> None:
+        """Raise the errors of a teardown together (see :func:`kettle.errors.raise_collected`)."""
+        raise_collected("Errors during context teardown", errors)
+
+    def do_teardown_request(self, ctx: AppContext | None = None, exc: BaseException | None = None) -> None:
+        """Run the ``teardown_request`` functions of the active request now."""
+        ctx = self._ctx_or_active(ctx)
+        errors: list[BaseException] = []
+        self._teardown_request_steps(ctx, ctx.request, exc, errors)
+        raise_collected("Errors during request teardown", errors)
+
+    def do_teardown_appcontext(self, ctx: AppContext | None = None, exc: BaseException | None = None) -> None:
+        """Run the ``teardown_appcontext`` functions now."""
+        errors: list[BaseException] = []
+        for func in reversed(self.teardown_appcontext_funcs):
+            self._call_collecting(errors, func, exc)
+        raise_collected("Errors during app teardown", errors)
+
+    # -- WSGI ------------------------------------------------------------------------
+
+    def wsgi_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """The WSGI application; wrap this attribute to add WSGI middleware."""
+        return serve_wsgi(self, environ, start_response)
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def redirect(self, location: str, code: int = 303) -> BaseResponse:
+        """A redirect response to ``location`` (303 See Other by default)."""
+        return _werkzeug_redirect(location, code=code, Response=self.response_class)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+

@@ -1,0 +1,423 @@
+"""The unified context: one ``AppContext`` for the app, the request, the session and ``g``.
+
+A context is *active* in a thread or task while it is the value of
+:data:`kettle.globals._cv_app` there; ``push()`` and ``pop()`` make it so, by token,
+and nest. Separately, a context has a *lifetime*: its teardown functions run once,
+when the last holder lets go. Every push holds it, and so do work that outlives the
+view (a streamed body, a function handed to a thread) and a test client that keeps
+the last request's context. That split is what lets a body stream, or a background
+function run, with the same ``g`` and session after the view returned, and the
+teardown run after them, exactly once.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from . import signals
+from .errors import ContextError, ContextPopError
+from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from werkzeug.routing import MapAdapter
+
+    from .app import Kettle
+    from .sessions import SessionMixin
+    from .typing import AfterRequestCallable, WSGIEnvironment
+    from .wrappers import Request
+
+__all__ = [
+    "AppContext",
+    "AppCtxGlobals",
+    "after_this_request",
+    "copy_current_request_context",
+    "has_app_context",
+    "has_request_context",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_MISSING: Any = object()
+
+
+class AppCtxGlobals:
+    """The ``g`` namespace: a fresh, empty one for every context.
+
+    Store anything on it for the duration of one request or one app context, such as
+    a database connection that a teardown function closes.
+    """
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the value of ``name``, or ``default`` when it is not set."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        """Remove ``name`` and return its value; without a default, raise KeyError."""
+        if default is _MISSING:
+            return self.__dict__.pop(name)
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """Return the value of ``name``, setting it to ``default`` first if unset."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.g is self:
+            return f"<kettle.g of {ctx.app.name!r}: {sorted(self.__dict__)}>"
+        return f"<kettle.g {sorted(self.__dict__)}>"
+
+
+#: The name Flask gives this class.
+_AppCtxGlobals = AppCtxGlobals
+
+
+class AppContext:
+    """The state of one application context, with or without a request.
+
+    ``app.app_context()`` makes one without a request (for CLI commands, scripts and
+    tests); every request gets a fresh one with its request, even when another context
+    is already active. The session is opened through ``app.session_interface`` the
+    first time it is used, and the URL adapter is built the first time it is needed.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_after_request_functions",
+        "_depth",
+        "_exc",
+        "_flashes",
+        "_holds",
+        "_lock",
+        "_request",
+        "_session",
+        "_token",
+        "_torn_down",
+        "_url_adapter",
+        "app",
+        "g",
+    )
+
+    def __init__(
+        self,
+        app: Kettle,
+        *,
+        request: Request | None = None,
+        session: SessionMixin | None = None,
+    ) -> None:
+        self.app = app
+        self.g: AppCtxGlobals = app.app_ctx_globals_class()
+        self._request = request
+        self._session = session
+        self._url_adapter: MapAdapter | None = None
+        self._flashes: list[Any] | None = None
+        self._after_request_functions: list[AfterRequestCallable] = []
+        self._token: contextvars.Token[AppContext] | None = None
+        self._depth = 0
+        self._holds = 0
+        self._torn_down = False
+        self._exc: BaseException | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environ(cls, app: Kettle, environ: WSGIEnvironment) -> AppContext:
+        """Build the context for the request described by a WSGI environ."""
+        return cls(app, request=app.request_class(environ))
+
+    # -- what the context holds ------------------------------------------------------
+
+    @property
+    def has_request(self) -> bool:
+        """Whether this context was made for a request."""
+        return self._request is not None
+
+    @property
+    def request(self) -> Request:
+        """The request of this context; a ``RuntimeError`` if it has none."""
+        req = self._request
+        if req is None:
+            raise ContextError(
+                f"There is no request in this context ({self!r}): it is an application"
+                " context. Use `app.test_request_context()` to simulate a request."
+            )
+        return req
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session of this context's request, opened on first use.
+
+        Every access marks the session as accessed, so that the response varies on
+        the session cookie.
+        """
+        session = self._session
+        if session is None:
+            self.request  # noqa: B018 -- raises the "no request" error
+            session = self._open_session()
+        session.accessed = True
+        return session
+
+    def _open_session(self) -> SessionMixin:
+        interface = self.app.session_interface
+        session = interface.open_session(self.app, self.request)
+        if session is None:
+            session = interface.make_null_session(self.app)
+        self._session = session
+        return session
+
+    @property
+    def url_adapter(self) -> MapAdapter | None:
+        """The URL adapter for matching and building, built on first use.
+
+        Bound to the request when there is one; otherwise built from ``SERVER_NAME``,
+        ``APPLICATION_ROOT`` and ``PREFERRED_URL_SCHEME``, or None when ``SERVER_NAME``
+        is not set.
+        """
+        adapter = self._url_adapter
+        if adapter is None:
+            adapter = self._url_adapter = self.app.create_url_adapter(self._request)
+        return adapter
+
+    @url_adapter.setter
+    def url_adapter(self, adapter: MapAdapter | None) -> None:
+        self._url_adapter = adapter
+
+    @property
+    def is_pushed(self) -> bool:
+        """Whether this context is currently pushed (active in some thread or task)."""
+        return self._token is not None
+
+    def _record_error(self, exc: BaseException) -> None:
+        """Remember the unhandled error of the request, for the teardown functions."""
+        if self._exc is None:
+            self._exc = exc
+
+    def match_request(self) -> None:
+        """Match the request's URL, setting ``url_rule`` and ``view_args`` on it.
+
+        A routing failure (404, 405, a redirect) is stored on
+        ``request.routing_exception`` and raised later, during dispatch.
+        """
+        self.app.match_request(self, self.request)
+
+    def copy(self) -> AppContext:
+        """A new, unpushed context for the same app, request and session, with a fresh g."""
+        return type(self)(self.app, request=self._request, session=self._session)
+
+    # -- activation ------------------------------------------------------------------
+
+    def push(self) -> None:
+        """Make this context the active one in the current thread or task.
+
+        Pushing a context that is already active here only counts the nesting; pop it
+        as many times. A request context matches its URL when first pushed.
+        """
+        if self._token is not None:
+            if _cv_app.get(None) is self:
+                self._depth += 1
+                return
+            raise ContextError(
+                f"Cannot push {self!r}: it is already pushed in another thread or task,"
+                " or below another context. To use it elsewhere, hand it over with"
+                " `kettle.copy_current_request_context`."
+            )
+        self._hold()
+        self._token = _cv_app.set(self)
+        self._depth = 1
+        if signals.appcontext_pushed.receivers:
+            signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+        if self._request is not None and self._request.url_rule is None:
+            self.app.match_request(self, self._request)
+
+    def pop(self, exc: BaseException | None = None) -> None:
+        """Undo one :meth:`push`; the last one deactivates the context.
+
+        When nothing else holds the context, its teardown functions run first, each
+        receiving ``exc``; all of them run even if some raise, and their errors are
+        raised together afterwards.
+        """
+        self._check_top()
+        self._depth -= 1
+        if self._depth:
+            return
+        errors = self._let_go(exc)
+        token = self._token
+        self._token = None
+        assert token is not None  # guaranteed by _check_top
+        _cv_app.reset(token)
+        self._send_popped(errors)
+        self.app.raise_teardown_errors(errors)
+
+    def _check_top(self) -> None:
+        if self._token is None:
+            raise ContextPopError(f"Cannot pop {self!r}: it is not pushed.")
+        active = _cv_app.get(None)
+        if active is None:
+            raise ContextPopError(
+                f"Cannot pop {self!r}: there is no active context in this thread or"
+                " task. A context must be popped where it was pushed."
+            )
+        if active is not self:
+            raise ContextPopError(
+                f"Cannot pop {self!r}: it is not the active context; {active!r} is on"
+                " top of it and must be popped first."
+            )
+
+    def _send_popped(self, errors: list[BaseException]) -> None:
+        if signals.appcontext_popped.receivers:
+            try:
+                signals.appcontext_popped.send(
+                    self.app, _async_wrapper=self.app.ensure_sync
+                )
+            except BaseException as e:
+                errors.append(e)
+
+    def __enter__(self) -> AppContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+    # -- lifetime --------------------------------------------------------------------
+
+    def _hold(self) -> None:
+        with self._lock:
+            if self._holds == 0:
+                self._torn_down = False
+                self._exc = None
+            self._holds += 1
+
+    def retain(self) -> None:
+        """Keep this context alive: its teardown waits for a matching :meth:`release`.
+
+        Used for work that outlives the view (a streamed body, a function run in
+        another thread). Retaining a context that was already torn down is an error.
+        """
+        with self._lock:
+            if self._holds == 0:
+                raise ContextError(
+                    f"Cannot keep {self!r} alive: it has already been torn down. Hand"
+                    " the context over while the request is still being handled."
+                )
+            self._holds += 1
+
+    def release(self, exc: BaseException | None = None) -> None:
+        """Let go of a :meth:`retain`; the last holder runs the teardown."""
+        errors = self._let_go(exc)
+        self.app.raise_teardown_errors(errors)
+
+    def _let_go(self, exc: BaseException | None) -> list[BaseException]:
+        with self._lock:
+            if exc is not None and self._exc is None:
+                self._exc = exc
+            self._holds -= 1
+            if self._holds or self._torn_down:
+                return []
+            self._torn_down = True
+        if _cv_app.get(None) is self:
+            return self.app.run_teardown(self, self._exc)
+        return contextvars.Context().run(self._teardown_detached)
+
+    def _teardown_detached(self) -> list[BaseException]:
+        # Runs in a fresh contextvars.Context, which is discarded afterwards.
+        _cv_app.set(self)
+        return self.app.run_teardown(self, self._exc)
+
+    def run(self, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``func`` with this context active and held, wherever it is called from.
+
+        The call gets its own copy of the caller's context variables with this context
+        set in it, so concurrent calls from several threads are safe, and the
+        teardown waits until the call has returned.
+        """
+        self.retain()
+        try:
+            return contextvars.copy_context().run(self._run_active, func, args, kwargs)
+        finally:
+            self.release()
+
+    def _run_active(
+        self, func: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> R:
+        _cv_app.set(self)
+        return func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        req = self._request
+        if req is None:
+            return f"<{name} {id(self):#x} of {self.app.name}>"
+        return f"<{name} {id(self):#x} of {self.app.name}, {req.method} {req.url!r}>"
+
+
+def has_app_context() -> bool:
+    """Whether a context is active in this thread or task."""
+    return _cv_app.get(None) is not None
+
+
+def has_request_context() -> bool:
+    """Whether a context with a request is active in this thread or task."""
+    ctx = _cv_app.get(None)
+    return ctx is not None and ctx._request is not None
+
+
+def _active_context(what: str) -> AppContext:
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        raise ContextError(
+            f"'{what}' can only be used while a context is active, for example in a"
+            " view function; no context is active in this thread or task."
+        )
+    return ctx
+
+
+def after_this_request(f: AfterRequestCallable) -> AfterRequestCallable:
+    """Register ``f`` to be called with the response of the current request only.
+
+    It runs before the app's ``after_request`` functions and must return a response.
+    """
+    ctx = _active_context("after_this_request")
+    if ctx._request is None:
+        raise ContextError(
+            "'after_this_request' needs a request, but the active context is an"
+            " application context without one."
+        )
+    ctx._after_request_functions.append(f)
+    return f
+
+
+def copy_current_request_context(f: Callable[P, R]) -> Callable[P, R]:
+    """Decorate ``f`` so that it runs in the current context, from any thread.
+
+    Unlike Flask, the function shares the request's context itself, ``g`` included,
+    and the context's teardown waits until the function has run (or until the
+    decorated function is discarded without being called). Calls from several
+    threads at once are safe.
+    """
+    ctx = _active_context("copy_current_request_context")
+    ctx.retain()
+
+    @functools.wraps(f)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return ctx.run(ctx.app.ensure_sync(f), *args, **kwargs)
+
+    weakref.finalize(wrapper, ctx.release)
+    return wrapper

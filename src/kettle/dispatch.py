@@ -1,0 +1,392 @@
+"""The request pipeline, written once and driven from sync or async code.
+
+Each stage is a generator. Whenever it needs a user callable run (a view, a hook,
+an error handler) it yields a step ``(func, args, kwargs)`` and receives the result,
+or has the callable's exception thrown back in. A driver runs the steps: the sync
+driver here calls them directly and runs coroutines on the thread's private loop;
+the ASGI adapter's driver awaits coroutines and sends sync callables to a worker
+thread. Hook order, error handling and the valid return values of a view are
+therefore each written exactly once.
+
+The order of one request::
+
+    push the context          (signal appcontext_pushed, URL matching)
+    request_started signal
+    url_value_preprocessors   app, then blueprints outermost to innermost
+    before_request            same order; the first non-None return ends dispatch
+    view                      or the routing error, or the automatic OPTIONS reply
+    error handlers            for an exception raised by any of the above
+    make_response
+    after_this_request        in registration order
+    after_request             blueprints innermost to outermost, then app; reversed
+    save the session          only if it was opened
+    request_finished signal
+
+An exception escaping that (or raised by an error handler) goes to
+``handle_exception``: the got_request_exception signal, then either propagation
+(``PROPAGATE_EXCEPTIONS``, testing, debug) or a logged 500 through its handlers.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Generator, Iterator, Mapping
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import (
+    BadRequestKeyError,
+    HTTPException,
+    InternalServerError,
+)
+from werkzeug.routing import RoutingException
+from werkzeug.wrappers import Response as BaseResponse
+
+from . import signals
+
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .ctx import AppContext
+    from .wrappers import Request, Response
+
+__all__ = [
+    "Step",
+    "drive",
+    "find_error_handler",
+    "finalize",
+    "handle_exception",
+    "handle_request",
+    "handle_user_exception",
+    "make_response",
+]
+
+T = TypeVar("T")
+#: A user callable to run, with its positional and keyword arguments.
+Step = tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]
+Pipeline = Generator[Step, Any, T]
+
+_NO_KWARGS: Mapping[str, Any] = {}
+
+
+# -- drivers -----------------------------------------------------------------------
+
+
+def drive(app: Kettle, pipeline: Pipeline[T]) -> T:
+    """Run a pipeline synchronously: call each step, run coroutines to completion."""
+    # PERF: called for every WSGI request; kept flat.
+    send = pipeline.send
+    try:
+        step = send(None)
+        while True:
+            func, args, kwargs = step
+            try:
+                result = func(*args, **kwargs)
+                if type(result) is CoroutineType:
+                    result = app._loops.run(result)
+            except Exception as e:
+                step = pipeline.throw(e)
+            else:
+                step = send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+# -- the request -------------------------------------------------------------------
+
+
+def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response]:
+    """Push ``ctx`` and handle its request, returning the final response.
+
+    An exception that no error handler dealt with is recorded on the context, for
+    its teardown functions, even when it was turned into a 500 response.
+    """
+    try:
+        ctx.push()
+        if not app._got_first_request:
+            app._got_first_request = True
+        try:
+            rv = yield from full_dispatch(app, ctx)
+        except Exception as e:
+            rv = yield from _user_exception(app, ctx, e)
+        return (yield from finalize(app, ctx, rv))
+    except Exception as e:
+        ctx._record_error(e)
+        return (yield from _exception(app, ctx, e))
+
+
+def full_dispatch(app: Kettle, ctx: AppContext) -> Pipeline[Any]:
+    """Signal the start, run the preprocessors and before hooks, then the view."""
+    if signals.request_started.receivers:
+        signals.request_started.send(app, _async_wrapper=app.ensure_sync)
+    req: Request = ctx._request  # type: ignore[assignment]
+    if app.url_value_preprocessors or app.before_request_funcs:
+        rv = yield from preprocess(app, req)
+        if rv is not None:
+            return rv
+    return (yield from dispatch_view(app, ctx, req))
+
+
+def _scopes_outer_first(req: Request) -> tuple[str | None, ...]:
+    blueprints = req.blueprints
+    if not blueprints:
+        return (None,)
+    return (None, *reversed(blueprints))
+
+
+def _scopes_inner_first(req: Request) -> tuple[str | None, ...]:
+    blueprints = req.blueprints
+    if not blueprints:
+        return (None,)
+    return (*blueprints, None)
+
+
+def preprocess(app: Kettle, req: Request) -> Pipeline[Any]:
+    """Run the URL value preprocessors, then the before-request functions."""
+    scopes = _scopes_outer_first(req)
+    for scope in scopes:
+        for preprocessor in app.url_value_preprocessors.get(scope, ()):
+            preprocessor(req.endpoint, req.view_args)
+    for scope in scopes:
+        for before in app.before_request_funcs.get(scope, ()):
+            rv = yield before, (), _NO_KWARGS
+            if rv is not None:
+                return rv
+    return None
+
+
+def dispatch_view(app: Kettle, ctx: AppContext, req: Request) -> Pipeline[Any]:
+    """Call the view of the matched rule, or raise the routing error."""
+    error = req.routing_exception
+    if error is not None:
+        raise error
+    rule = req.url_rule
+    assert rule is not None  # matching sets a rule or an error
+    if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return app.make_default_options_response(ctx)
+    view = app.view_functions[rule.endpoint]  # type: ignore[index]
+    return (yield view, (), req.view_args or _NO_KWARGS)
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def find_error_handler(
+    app: Kettle, e: BaseException, blueprints: list[str]
+) -> Callable[[Any], Any] | None:
+    """The most specific handler for ``e``: by code, then along the MRO; innermost first."""
+    exc_class = type(e)
+    code = e.code if isinstance(e, HTTPException) else None
+    scopes = (*blueprints, None)
+    for c in (code, None) if code is not None else (None,):
+        for scope in scopes:
+            by_class = app.error_handler_spec.get(scope, {}).get(c)
+            if not by_class:
+                continue
+            for cls in exc_class.__mro__:
+                handler = by_class.get(cls)
+                if handler is not None:
+                    return handler
+    return None
+
+
+def _blueprints_of(ctx: AppContext) -> list[str]:
+    req = ctx._request
+    return [] if req is None else req.blueprints
+
+
+def handle_http_exception(app: Kettle, ctx: AppContext, e: HTTPException) -> Pipeline[Any]:
+    """Find and call the handler of an HTTP error; the error itself is the default."""
+    if e.code is None or isinstance(e, RoutingException):
+        return e
+    handler = find_error_handler(app, e, _blueprints_of(ctx))
+    if handler is None:
+        return e
+    return (yield handler, (e,), _NO_KWARGS)
+
+
+def _trapped(app: Kettle, e: HTTPException) -> bool:
+    """Whether an HTTP error should be raised like any other error (config TRAP_*)."""
+    config = app.config
+    if config["TRAP_HTTP_EXCEPTIONS"]:
+        return True
+    trap_bad_request = config["TRAP_BAD_REQUEST_ERRORS"]
+    if trap_bad_request is None and app.debug and isinstance(e, BadRequestKeyError):
+        return True
+    if trap_bad_request:
+        return e.code == 400
+    return False
+
+
+def handle_user_exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Any]:
+    """Handle an exception raised while dispatching; re-raise it if nothing handles it."""
+    if isinstance(e, BadRequestKeyError) and (
+        app.debug or app.config["TRAP_BAD_REQUEST_ERRORS"]
+    ):
+        e.show_exception = True
+    if isinstance(e, HTTPException) and not _trapped(app, e):
+        return (yield from handle_http_exception(app, ctx, e))
+    handler = find_error_handler(app, e, _blueprints_of(ctx))
+    if handler is None:
+        raise e
+    return (yield handler, (e,), _NO_KWARGS)
+
+
+def _user_exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Any]:
+    # An extension may have replaced the method on the instance (Flask-CORS does);
+    # honour that by calling it as a user callable.
+    override = app.__dict__.get("handle_user_exception")
+    if override is not None:
+        return (yield override, (e,), _NO_KWARGS)
+    return (yield from handle_user_exception(app, ctx, e))
+
+
+def _should_propagate(app: Kettle) -> bool:
+    propagate = app.config["PROPAGATE_EXCEPTIONS"]
+    if propagate is not None:
+        return bool(propagate)
+    return bool(app.testing or app.debug)
+
+
+def handle_exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Response]:
+    """Turn an unhandled exception into a logged 500, or let it propagate."""
+    if signals.got_request_exception.receivers:
+        signals.got_request_exception.send(
+            app, _async_wrapper=app.ensure_sync, exception=e
+        )
+    if _should_propagate(app):
+        raise e
+    app.log_exception(ctx, (type(e), e, e.__traceback__))
+    server_error = InternalServerError(original_exception=e)
+    handler = find_error_handler(app, server_error, _blueprints_of(ctx))
+    rv: Any = server_error
+    if handler is not None:
+        rv = yield handler, (server_error,), _NO_KWARGS
+    return (yield from finalize(app, ctx, rv, from_error_handler=True))
+
+
+def _exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Response]:
+    override = app.__dict__.get("handle_exception")
+    if override is not None:
+        rv = yield override, (e,), _NO_KWARGS
+        return make_response(app, rv, ctx)
+    return (yield from handle_exception(app, ctx, e))
+
+
+# -- the response ------------------------------------------------------------------
+
+
+def finalize(
+    app: Kettle, ctx: AppContext, rv: Any, from_error_handler: bool = False
+) -> Pipeline[Response]:
+    """Make the response, run the after-request functions, save the session."""
+    response = make_response(app, rv, ctx)
+    try:
+        if ctx._after_request_functions or app.after_request_funcs:
+            response = yield from process_response(app, ctx, response)
+        if ctx._session is not None:
+            save_session(app, ctx, response)
+        if signals.request_finished.receivers:
+            signals.request_finished.send(
+                app, _async_wrapper=app.ensure_sync, response=response
+            )
+    except Exception:
+        if not from_error_handler:
+            raise
+        app.logger.exception("Request finalizing failed with an error while handling an error")
+    return response
+
+
+def process_response(app: Kettle, ctx: AppContext, response: Response) -> Pipeline[Response]:
+    """Pass the response through ``after_this_request`` and ``after_request`` functions."""
+    for func in ctx._after_request_functions:
+        response = yield func, (response,), _NO_KWARGS
+    req = ctx._request
+    scopes = (None,) if req is None else _scopes_inner_first(req)
+    for scope in scopes:
+        for func in reversed(app.after_request_funcs.get(scope, ())):
+            response = yield func, (response,), _NO_KWARGS
+    return response
+
+
+def save_session(app: Kettle, ctx: AppContext, response: Response) -> None:
+    """Save an opened session into the response, unless it is the null session."""
+    interface = app.session_interface
+    session = ctx._session
+    if session is not None and not interface.is_null_session(session):
+        interface.save_session(app, session, response)
+
+
+def make_response(app: Kettle, rv: Any, ctx: AppContext | None = None) -> Response:
+    """Convert what a view returned into the app's response class.
+
+    Accepted: a response object, ``str``/``bytes`` (the body), a ``dict`` or
+    ``list`` (JSON), an iterator or generator (a streamed body), a WSGI callable, or
+    a tuple ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
+    """
+    status: Any = None
+    headers: Any = None
+    if type(rv) is tuple:
+        rv, status, headers = _unpack_tuple(rv)
+    cls = app.response_class
+    if type(rv) is not cls:
+        if isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, Iterator):
+            response = cls(rv, status=status, headers=headers)
+            return response
+        rv = _convert_other(app, rv, ctx)
+    if status is not None:
+        if isinstance(status, (str, bytes, bytearray)):
+            rv.status = status  # type: ignore[assignment]
+        else:
+            rv.status_code = status
+    if headers:
+        rv.headers.update(headers)
+    return rv  # type: ignore[no-any-return]
+
+
+def _unpack_tuple(rv: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    size = len(rv)
+    if size == 3:
+        return rv  # type: ignore[return-value]
+    if size == 2:
+        body, extra = rv
+        if isinstance(extra, (Headers, dict, tuple, list)):
+            return body, None, extra
+        return body, extra, None
+    raise TypeError(
+        "A view returned a tuple of the wrong size: it must be (body, status),"
+        " (body, headers) or (body, status, headers)."
+    )
+
+
+def _convert_other(app: Kettle, rv: Any, ctx: AppContext | None) -> Response:
+    cls = app.response_class
+    if isinstance(rv, cls):
+        return rv
+    if rv is None:
+        raise TypeError(
+            f"The view function for {_endpoint(ctx)!r} did not return a valid"
+            " response: it returned None or ended without a return statement."
+        )
+    if isinstance(rv, (dict, list)):
+        return app.json.response(rv)  # type: ignore[no-any-return]
+    if isinstance(rv, BaseResponse) or callable(rv):
+        environ = None if ctx is None or ctx._request is None else ctx._request.environ
+        try:
+            return cls.force_type(rv, environ)  # type: ignore[return-value]
+        except TypeError as e:
+            raise TypeError(
+                f"{e}\nThe view function for {_endpoint(ctx)!r} did not return a valid"
+                " response: a callable return value must be a WSGI application."
+            ).with_traceback(sys.exc_info()[2]) from None
+    raise TypeError(
+        f"The view function for {_endpoint(ctx)!r} did not return a valid response:"
+        f" {type(rv).__name__} is not one of str, bytes, dict, list, tuple, an"
+        " iterator, a Response or a WSGI callable."
+    )
+
+
+def _endpoint(ctx: AppContext | None) -> str | None:
+    if ctx is None or ctx._request is None:
+        return None
+    return ctx._request.endpoint

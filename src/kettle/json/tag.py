@@ -1,0 +1,298 @@
+"""A JSON format that keeps the Python types a session needs.
+
+Plain JSON loses tuples, bytes, HTML strings, UUIDs and datetimes. Here each such
+value is written as a one-key object whose key names its type (the *tag*), and is
+rebuilt from that object when read::
+
+    (1, 2)                      -> {" t": [1, 2]}
+    b"\\x00"                     -> {" b": "AA=="}
+    Markup("<b>")               -> {" m": "<b>"}
+    UUID(...)                   -> {" u": "<hex>"}
+    datetime(..., tzinfo=utc)   -> {" d": "<HTTP date>"}
+    {" t": 1}                   -> {" di": {" t__": 1}}
+
+The last line protects a real dict whose one key looks like a tag. Tag keys start
+with a space so that they rarely collide with real keys. The format is the one
+Flask's session cookies use, so a cookie from either framework reads in the other.
+
+Add a type with :meth:`TaggedJSONSerializer.register` and a :class:`JSONTag`
+subclass that sets ``key`` and implements ``check``, ``to_json`` and ``to_python``.
+"""
+
+from __future__ import annotations
+
+import json
+from base64 import b64decode, b64encode
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from markupsafe import Markup
+from werkzeug.http import http_date, parse_date
+
+from .provider import DefaultJSONProvider
+
+__all__ = [
+    "JSONTag",
+    "PassDict",
+    "PassList",
+    "TagBytes",
+    "TagDateTime",
+    "TagDict",
+    "TagMarkup",
+    "TagTuple",
+    "TagUUID",
+    "TaggedJSONSerializer",
+]
+
+
+class JSONTag:
+    """One Python type, written as a tagged JSON value and read back.
+
+    ``key`` is the tag written to the JSON object; an empty key means the value is
+    converted in place without a wrapping object (used for plain dicts and lists,
+    whose items may need tags of their own).
+    """
+
+    __slots__ = ("serializer",)
+
+    #: The tag of this type in the JSON output; empty for pass-through tags.
+    key: str = ""
+
+    def __init__(self, serializer: TaggedJSONSerializer) -> None:
+        self.serializer = serializer
+
+    def check(self, value: Any) -> bool:
+        """Return whether this tag handles ``value``."""
+        raise NotImplementedError
+
+    def to_json(self, value: Any) -> Any:
+        """Convert ``value`` into something JSON can hold (without the tag)."""
+        raise NotImplementedError
+
+    def to_python(self, value: Any) -> Any:
+        """Rebuild the Python value from what :meth:`to_json` produced."""
+        raise NotImplementedError
+
+    def tag(self, value: Any) -> Any:
+        """Convert ``value`` and wrap it in an object keyed by this tag."""
+        return {self.key: self.to_json(value)}
+
+
+class TagDict(JSONTag):
+    """A dict with one key that is itself a tag; the key gets a ``__`` suffix."""
+
+    __slots__ = ()
+    key = " di"
+
+    def check(self, value: Any) -> bool:
+        return (
+            isinstance(value, dict)
+            and len(value) == 1
+            and next(iter(value)) in self.serializer.tags
+        )
+
+    def to_json(self, value: Any) -> Any:
+        ((key, item),) = value.items()
+        return {f"{key}__": self.serializer.tag(item)}
+
+    def to_python(self, value: Any) -> Any:
+        ((key, item),) = value.items()
+        return {key[:-2]: item}
+
+
+class PassDict(JSONTag):
+    """Any other dict: its values are tagged, the dict itself is not."""
+
+    __slots__ = ()
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def to_json(self, value: Any) -> Any:
+        tag = self.serializer.tag
+        return {key: tag(item) for key, item in value.items()}
+
+    tag = to_json
+
+
+class TagTuple(JSONTag):
+    """A tuple, written as a list."""
+
+    __slots__ = ()
+    key = " t"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, tuple)
+
+    def to_json(self, value: Any) -> Any:
+        tag = self.serializer.tag
+        return [tag(item) for item in value]
+
+    def to_python(self, value: Any) -> Any:
+        return tuple(value)
+
+
+class PassList(JSONTag):
+    """A list: its items are tagged, the list itself is not."""
+
+    __slots__ = ()
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, list)
+
+    def to_json(self, value: Any) -> Any:
+        tag = self.serializer.tag
+        return [tag(item) for item in value]
+
+    tag = to_json
+
+
+class TagBytes(JSONTag):
+    """Bytes, written as base64 text."""
+
+    __slots__ = ()
+    key = " b"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, bytes)
+
+    def to_json(self, value: Any) -> Any:
+        return b64encode(value).decode("ascii")
+
+    def to_python(self, value: Any) -> Any:
+        return b64decode(value)
+
+
+class TagMarkup(JSONTag):
+    """An object with an ``__html__`` method, read back as :class:`~markupsafe.Markup`."""
+
+    __slots__ = ()
+    key = " m"
+
+    def check(self, value: Any) -> bool:
+        return callable(getattr(value, "__html__", None))
+
+    def to_json(self, value: Any) -> Any:
+        return str(value.__html__())
+
+    def to_python(self, value: Any) -> Any:
+        return Markup(value)
+
+
+class TagUUID(JSONTag):
+    """A :class:`~uuid.UUID`, written as its hex digits."""
+
+    __slots__ = ()
+    key = " u"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, UUID)
+
+    def to_json(self, value: Any) -> Any:
+        return value.hex
+
+    def to_python(self, value: Any) -> Any:
+        return UUID(value)
+
+
+class TagDateTime(JSONTag):
+    """A datetime, written as an HTTP date (whole seconds, read back in UTC)."""
+
+    __slots__ = ()
+    key = " d"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, datetime)
+
+    def to_json(self, value: Any) -> Any:
+        return http_date(value)
+
+    def to_python(self, value: Any) -> Any:
+        return parse_date(value)
+
+
+class TaggedJSONSerializer:
+    """Write and read JSON that keeps the types of its registered tags.
+
+    Tags are tried in order and the first whose ``check`` accepts a value converts
+    it. Each serializer has its own registry, so registering a tag on one does not
+    change another.
+    """
+
+    #: The tags every new serializer starts with, in the order they are tried.
+    default_tags: tuple[type[JSONTag], ...] = (
+        TagDict,
+        PassDict,
+        TagTuple,
+        PassList,
+        TagBytes,
+        TagMarkup,
+        TagUUID,
+        TagDateTime,
+    )
+
+    def __init__(self) -> None:
+        #: Tags that write a key, by key; used when reading.
+        self.tags: dict[str, JSONTag] = {}
+        #: All tags in the order they are tried when writing.
+        self.order: list[JSONTag] = []
+        self._encoder = json.JSONEncoder(
+            separators=(",", ":"),
+            sort_keys=True,
+            default=DefaultJSONProvider.default,
+        )
+        for tag_class in self.default_tags:
+            self.register(tag_class)
+
+    def register(
+        self, tag_class: type[JSONTag], force: bool = False, index: int | None = None
+    ) -> None:
+        """Add a tag type to this serializer.
+
+        ``force`` replaces an existing tag with the same key instead of raising
+        ``KeyError``. ``index`` places the tag at that position in the order tags
+        are tried; by default it is tried last. Put a tag before the built-in ones
+        to handle a subclass of a type they already handle.
+        """
+        tag = tag_class(self)
+        key = tag.key
+        if key:
+            if not force and key in self.tags:
+                raise KeyError(
+                    f"A tag with the key {key!r} is already registered"
+                    f" ({type(self.tags[key]).__name__}). Pass force=True to"
+                    " replace it, or give the new tag another key."
+                )
+            self.tags[key] = tag
+        if index is None:
+            self.order.append(tag)
+        else:
+            self.order.insert(index, tag)
+
+    def tag(self, value: Any) -> Any:
+        """Convert ``value`` into plain JSON data, tagging the types that need it."""
+        for tag in self.order:
+            if tag.check(value):
+                return tag.tag(value)
+        return value
+
+    def untag(self, value: dict[str, Any]) -> Any:
+        """Rebuild the Python value for a tagged object; return others unchanged."""
+        if len(value) != 1:
+            return value
+        key = next(iter(value))
+        tag = self.tags.get(key)
+        if tag is None:
+            return value
+        return tag.to_python(value[key])
+
+    def dumps(self, value: Any) -> str:
+        """Serialize ``value`` to compact, tagged JSON."""
+        return self._encoder.encode(self.tag(value))
+
+    def loads(self, value: str | bytes) -> Any:
+        """Parse tagged JSON and rebuild the tagged values."""
+        # The decoder calls the hook on the innermost objects first, so a tag's
+        # content is already rebuilt when its own object is untagged.
+        return json.loads(value, object_hook=self.untag)

@@ -1,0 +1,69 @@
+"""Running coroutines from synchronous code on a reusable event loop per thread.
+
+Under WSGI there is no event loop, yet views and hooks may be ``async def``. Flask
+starts a new loop in a new thread for every such call; Kettle keeps one private loop
+per worker thread, created on first use and closed when the thread ends, so
+loop-bound resources (clients, pools) can be reused from one request to the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["ThreadLoops"]
+
+T = TypeVar("T")
+
+
+class _LoopHolder:
+    """Owns one thread's loop; closing it when the thread's locals are dropped."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+class ThreadLoops(threading.local):
+    """One private event loop per thread, for running coroutines to completion."""
+
+    holder: _LoopHolder | None = None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion on this thread's loop and return its result.
+
+        The coroutine sees the caller's context variables, so Kettle's proxies work
+        in it. Calling this from a thread whose own event loop is running is an
+        error: await the coroutine there instead.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError(
+                "Cannot run an async function synchronously from a thread whose event"
+                " loop is running; await it instead (serve the app with an ASGI"
+                " server through `app.asgi` to run async views on the server's loop)."
+            )
+        holder = self.holder
+        if holder is None or holder.loop.is_closed():
+            holder = self.holder = _LoopHolder()
+        return holder.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        """Close the calling thread's loop, if it has one."""
+        holder = self.holder
+        if holder is not None:
+            self.holder = None
+            holder.__del__()

@@ -1,0 +1,218 @@
+"""The proxy type behind ``current_app``, ``g``, ``request``, ``session`` and ``app_ctx``.
+
+A proxy forwards every operation to an object found in the active context. Werkzeug's
+``LocalProxy`` does this generically and costs about a microsecond per access; here each
+proxy class is built once with its lookup compiled into ``__getattribute__`` as a
+closure, so an attribute access is one Python call on top of the direct lookup.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["ContextProxy", "make_proxy"]
+
+Resolver = Callable[[], Any]
+
+
+class ContextProxy:
+    """Base class of Kettle's global proxies.
+
+    Attribute access, assignment and deletion are forwarded by the ``__getattribute__``
+    that :func:`make_proxy` installs on each subclass; the special methods below
+    forward everything Python looks up on the type (operators, ``len``, iteration,
+    calls, comparisons, ``repr``...).
+    """
+
+    __slots__ = ()
+    _kettle_name: str = "proxy"
+
+    @staticmethod
+    def _kettle_resolve() -> Any:  # replaced in every subclass
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        try:
+            target = type(self)._kettle_resolve()
+        except RuntimeError:
+            return f"<{type(self)._kettle_name} unbound>"
+        return repr(target)
+
+    def __str__(self) -> str:
+        return str(type(self)._kettle_resolve())
+
+    def __bool__(self) -> bool:
+        try:
+            target = type(self)._kettle_resolve()
+        except RuntimeError:
+            return False
+        return bool(target)
+
+    def __dir__(self) -> list[str]:
+        try:
+            return dir(type(self)._kettle_resolve())
+        except RuntimeError:
+            return []
+
+    def __hash__(self) -> int:
+        return hash(type(self)._kettle_resolve())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self)._kettle_resolve()(*args, **kwargs)
+
+    def __len__(self) -> int:
+        return len(type(self)._kettle_resolve())
+
+    def __iter__(self) -> Any:
+        return iter(type(self)._kettle_resolve())
+
+    def __reversed__(self) -> Any:
+        return reversed(type(self)._kettle_resolve())
+
+    def __contains__(self, item: object) -> bool:
+        return item in type(self)._kettle_resolve()
+
+    def __getitem__(self, key: Any) -> Any:
+        return type(self)._kettle_resolve()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        type(self)._kettle_resolve()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del type(self)._kettle_resolve()[key]
+
+    def __enter__(self) -> Any:
+        return type(self)._kettle_resolve().__enter__()
+
+    def __exit__(self, *exc_info: object) -> Any:
+        return type(self)._kettle_resolve().__exit__(*exc_info)
+
+    def __format__(self, format_spec: str) -> str:
+        return format(type(self)._kettle_resolve(), format_spec)
+
+    def __index__(self) -> int:
+        return operator.index(type(self)._kettle_resolve())
+
+    def __int__(self) -> int:
+        return int(type(self)._kettle_resolve())
+
+    def __float__(self) -> float:
+        return float(type(self)._kettle_resolve())
+
+
+def _forward_binary(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def method(self: ContextProxy, other: Any) -> Any:
+        return op(type(self)._kettle_resolve(), other)
+
+    return method
+
+
+def _forward_reflected(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def method(self: ContextProxy, other: Any) -> Any:
+        return op(other, type(self)._kettle_resolve())
+
+    return method
+
+
+def _forward_unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def method(self: ContextProxy) -> Any:
+        return op(type(self)._kettle_resolve())
+
+    return method
+
+
+_BINARY = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+_ARITHMETIC = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "matmul": operator.matmul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "lshift": operator.lshift,
+    "rshift": operator.rshift,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+}
+_IN_PLACE = {
+    "iadd": operator.iadd,
+    "isub": operator.isub,
+    "imul": operator.imul,
+    "itruediv": operator.itruediv,
+    "ifloordiv": operator.ifloordiv,
+    "imod": operator.imod,
+    "iand": operator.iand,
+    "ior": operator.ior,
+    "ixor": operator.ixor,
+}
+_UNARY = {
+    "neg": operator.neg,
+    "pos": operator.pos,
+    "abs": operator.abs,
+    "invert": operator.invert,
+}
+
+for _name, _op in {**_BINARY, **_ARITHMETIC, **_IN_PLACE}.items():
+    setattr(ContextProxy, f"__{_name}__", _forward_binary(_op))
+for _name, _op in _ARITHMETIC.items():
+    setattr(ContextProxy, f"__r{_name}__", _forward_reflected(_op))
+for _name, _unary in _UNARY.items():
+    setattr(ContextProxy, f"__{_name}__", _forward_unary(_unary))
+del _name, _op, _unary
+
+
+def make_proxy(name: str, resolve: Resolver) -> ContextProxy:
+    """Build a proxy named ``name`` whose target is what ``resolve()`` returns.
+
+    ``resolve`` raises a ``RuntimeError`` when no suitable context is active; its
+    lookup is inlined in the subclass's ``__getattribute__`` so that the common case,
+    reading an attribute of a bound proxy, costs two Python calls. The error raised by
+    ``resolve`` is the one the user sees, so it should say what to do.
+    """
+
+    def __getattribute__(self: ContextProxy, attr: str) -> Any:
+        try:
+            target = resolve()
+        except RuntimeError:
+            # isinstance() and a few introspection tools ask for __class__ even
+            # on an unbound proxy; answering keeps them working outside a context.
+            if attr == "__class__":
+                return type(self)
+            raise
+        try:
+            return getattr(target, attr)
+        except AttributeError:
+            if attr == "_get_current_object":
+                return resolve
+            raise
+
+    def __setattr__(self: ContextProxy, attr: str, value: Any) -> None:
+        setattr(resolve(), attr, value)
+
+    def __delattr__(self: ContextProxy, attr: str) -> None:
+        delattr(resolve(), attr)
+
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__getattribute__": __getattribute__,
+        "__setattr__": __setattr__,
+        "__delattr__": __delattr__,
+        "_kettle_name": name,
+        "_kettle_resolve": staticmethod(resolve),
+        "__module__": __name__,
+        "__qualname__": f"{name}_proxy",
+    }
+    cls = type(f"{name}_proxy", (ContextProxy,), namespace)
+    return cls()  # type: ignore[no-any-return]

@@ -1,0 +1,168 @@
+"""A URL matcher compiled from the app's Werkzeug ``Map`` for the common case.
+
+Werkzeug's ``Map`` stays the source of truth: it builds URLs and decides every hard
+case (redirects for a missing slash or merged slashes, 405s, defaults and aliases,
+host and subdomain matching). Binding a ``MapAdapter`` and running its state machine
+costs several microseconds per request, though, so :class:`FastMatcher` answers the
+easy, unambiguous case directly, and says "don't know" for anything else:
+
+* a path that equals exactly one static rule allowing the method;
+* a path that exactly one dynamic rule matches, with no other rule matching it or it
+  with a slash added or removed.
+
+A "don't know" (None) makes the caller fall back to Werkzeug, so the fast path can
+only ever return what Werkzeug would have returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.routing import Map, Rule, ValidationError
+
+__all__ = ["FastMatcher"]
+
+_PLACEHOLDER = re.compile(r"<(?:[^>:]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>|<[^>]*>")
+
+
+class _DynamicRule:
+    """One rule with converters, compiled to a regex over the whole path."""
+
+    __slots__ = ("converters", "eligible", "pattern", "rule", "trailing_slash")
+
+    def __init__(self, rule: Rule, pattern: re.Pattern[str], eligible: bool) -> None:
+        self.rule = rule
+        self.pattern = pattern
+        self.eligible = eligible
+        self.trailing_slash = rule.rule.endswith("/")
+        self.converters: Mapping[str, Any] = rule._converters
+
+
+def _first_segment(path: str) -> str:
+    return path[1:].partition("/")[0]
+
+
+def _is_eligible(rule: Rule, endpoints_with_defaults: set[str], url_map: Map) -> bool:
+    """Whether Werkzeug returns this rule as is when it is the only match."""
+    return not (
+        rule.websocket
+        or rule.build_only
+        or rule.redirect_to is not None
+        or not rule.strict_slashes
+        or rule.defaults
+        or rule.alias
+        or rule.methods is None
+        or (url_map.redirect_defaults and rule.endpoint in endpoints_with_defaults)
+    )
+
+
+def _compile(rule: Rule) -> re.Pattern[str] | None:
+    """A regex matching the rule's path with or without a trailing slash."""
+    body = rule.rule.rstrip("/") or "/"
+    parts: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(body):
+        name = match.group(1)
+        converter = rule._converters.get(name) if name else None
+        if converter is None:
+            return None
+        parts.append(re.escape(body[position : match.start()]))
+        parts.append(f"(?P<{name}>{converter.regex})")
+        position = match.end()
+    parts.append(re.escape(body[position:]))
+    try:
+        return re.compile(f"^{''.join(parts)}(/?)$")
+    except re.error:
+        return None
+
+
+class FastMatcher:
+    """Matches request paths against a ``Map`` without binding an adapter."""
+
+    __slots__ = ("_dynamic", "_enabled", "_static", "_wildcard")
+
+    def __init__(self, url_map: Map) -> None:
+        self._static: dict[str, list[tuple[Rule, bool]]] = {}
+        self._dynamic: dict[str, list[_DynamicRule]] = {}
+        self._wildcard: list[_DynamicRule] = []
+        rules = list(url_map.iter_rules())
+        self._enabled = not url_map.host_matching and not any(
+            r.subdomain for r in rules
+        )
+        if self._enabled:
+            self._enabled = self._add_rules(url_map, rules)
+
+    def _add_rules(self, url_map: Map, rules: list[Rule]) -> bool:
+        with_defaults = {r.endpoint for r in rules if r.defaults}
+        for rule in rules:
+            eligible = _is_eligible(rule, with_defaults, url_map)
+            if not rule.arguments:
+                self._static.setdefault(rule.rule, []).append((rule, eligible))
+                continue
+            pattern = _compile(rule)
+            if pattern is None:
+                return False
+            compiled = _DynamicRule(rule, pattern, eligible)
+            head = _first_segment(rule.rule)
+            if "<" in head:
+                self._wildcard.append(compiled)
+            else:
+                self._dynamic.setdefault(head, []).append(compiled)
+        return True
+
+    def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
+        """Return ``(rule, values)`` for an unambiguous match, else None."""
+        # PERF: this runs for every request; it is written flat on purpose.
+        if not self._enabled or "//" in path:
+            return None
+        static = self._static.get(path)
+        if static is not None:
+            return self._match_static(static, method)
+        if path + "/" in self._static:
+            return None
+        found: _DynamicRule | None = None
+        values: dict[str, str] = {}
+        for candidate in self._candidates(path):
+            m = candidate.pattern.match(path)
+            if m is None:
+                continue
+            if found is not None or bool(m.group(m.re.groups)) != candidate.trailing_slash:
+                return None
+            found = candidate
+            values = m.groupdict()
+        if found is None or not found.eligible or method not in found.rule.methods:  # type: ignore[operator]
+            return None
+        return self._convert(found, values)
+
+    def _candidates(self, path: str) -> list[_DynamicRule]:
+        bucket = self._dynamic.get(_first_segment(path))
+        if bucket is None:
+            return self._wildcard
+        if not self._wildcard:
+            return bucket
+        return bucket + self._wildcard
+
+    @staticmethod
+    def _match_static(
+        rules: list[tuple[Rule, bool]], method: str
+    ) -> tuple[Rule, dict[str, Any]] | None:
+        if len(rules) != 1:
+            return None
+        rule, eligible = rules[0]
+        if not eligible or method not in rule.methods:  # type: ignore[operator]
+            return None
+        return rule, {}
+
+    @staticmethod
+    def _convert(
+        found: _DynamicRule, values: dict[str, str]
+    ) -> tuple[Rule, dict[str, Any]] | None:
+        converters = found.converters
+        try:
+            return found.rule, {
+                name: converters[name].to_python(value) for name, value in values.items()
+            }
+        except ValidationError:
+            return None

@@ -1,0 +1,326 @@
+"""Sessions: per-user data that lives across requests, stored in a signed cookie.
+
+The app's ``session_interface`` opens a session for each request that uses one and
+saves it into the response. The default, :class:`SecureCookieSessionInterface`,
+keeps the whole session in a cookie signed with ``SECRET_KEY``: users can read it
+but not change it. Without a secret key the session is a :class:`NullSession`,
+readable and empty, which raises on the first write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableMapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.datastructures import CallbackDict
+
+from .json.tag import TaggedJSONSerializer
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request, Response
+
+    from .app import Kettle
+
+__all__ = [
+    "NullSession",
+    "SecureCookieSession",
+    "SecureCookieSessionInterface",
+    "SessionInterface",
+    "SessionMixin",
+]
+
+
+class SessionMixin(MutableMapping[str, Any]):
+    """The attributes every session has, on top of being a mutable mapping."""
+
+    #: True when the session was created for this request rather than read from it.
+    new = False
+    #: True when the session changed and must be saved.
+    modified = True
+    #: True when the session was read or written, so the response varies on it.
+    accessed = False
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the session outlives the browser session.
+
+        A permanent session's cookie expires after ``PERMANENT_SESSION_LIFETIME``;
+        otherwise it is deleted when the browser closes. Stored under the
+        ``_permanent`` key.
+        """
+        return bool(self.get("_permanent", False))
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        self["_permanent"] = bool(value)
+
+
+class SecureCookieSession(CallbackDict[str, Any], SessionMixin):
+    """The session of :class:`SecureCookieSessionInterface`: a dict that tracks use.
+
+    Any change sets ``modified`` and ``accessed``; reading a key, its presence or the
+    length sets ``accessed``.
+    """
+
+    modified = False
+    accessed = False
+
+    def __init__(self, initial: Any = None) -> None:
+        super().__init__(initial, _mark_modified)
+
+    def __getitem__(self, key: str) -> Any:
+        self.accessed = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().setdefault(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.accessed = True
+        return super().__contains__(key)
+
+    def __len__(self) -> int:
+        self.accessed = True
+        return super().__len__()
+
+
+def _mark_modified(session: SecureCookieSession) -> None:
+    session.modified = True
+    session.accessed = True
+
+
+class NullSession(SecureCookieSession):
+    """The session used when sessions are unavailable: empty, and every write raises.
+
+    It stands in when no ``SECRET_KEY`` is set, so that reading the session works
+    and a write explains what is missing.
+    """
+
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RuntimeError(
+            "The session is unavailable because no secret key was set. Set"
+            " `app.secret_key` (or `SECRET_KEY` in the app's config) to a long"
+            " random value, for example one made with"
+            " `python -c 'import secrets; print(secrets.token_hex())'`, and keep"
+            " it out of version control."
+        )
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = _fail
+    setdefault = _fail
+
+
+class SessionInterface:
+    """How an app opens and saves sessions; subclass it to store sessions elsewhere.
+
+    Implement :meth:`open_session` and :meth:`save_session`. The ``get_cookie_*``
+    methods read the ``SESSION_COOKIE_*`` config, for interfaces that use a cookie.
+    """
+
+    #: The class of the session used when :meth:`open_session` returns None.
+    null_session_class: type[SessionMixin] = NullSession
+    #: Whether the interface stores sessions with pickle (informational).
+    pickle_based = False
+
+    def make_null_session(self, app: Kettle) -> SessionMixin:
+        """Return the session used when no real one can be opened."""
+        return self.null_session_class()
+
+    def is_null_session(self, obj: object) -> bool:
+        """Return whether ``obj`` is a null session, which is never saved."""
+        return isinstance(obj, self.null_session_class)
+
+    def get_cookie_name(self, app: Kettle) -> str:
+        """The cookie's name, from ``SESSION_COOKIE_NAME``."""
+        return app.config["SESSION_COOKIE_NAME"]  # type: ignore[no-any-return]
+
+    def get_cookie_domain(self, app: Kettle) -> str | None:
+        """The cookie's domain, from ``SESSION_COOKIE_DOMAIN``; None for this host."""
+        return app.config["SESSION_COOKIE_DOMAIN"]  # type: ignore[no-any-return]
+
+    def get_cookie_path(self, app: Kettle) -> str:
+        """The cookie's path: ``SESSION_COOKIE_PATH``, else ``APPLICATION_ROOT``."""
+        config = app.config
+        return config["SESSION_COOKIE_PATH"] or config["APPLICATION_ROOT"]  # type: ignore[no-any-return]
+
+    def get_cookie_httponly(self, app: Kettle) -> bool:
+        """Whether scripts in the page cannot read the cookie."""
+        return app.config["SESSION_COOKIE_HTTPONLY"]  # type: ignore[no-any-return]
+
+    def get_cookie_secure(self, app: Kettle) -> bool:
+        """Whether the browser sends the cookie over HTTPS only."""
+        return app.config["SESSION_COOKIE_SECURE"]  # type: ignore[no-any-return]
+
+    def get_cookie_samesite(self, app: Kettle) -> str | None:
+        """The cookie's ``SameSite`` policy (``"Strict"``, ``"Lax"`` or None)."""
+        return app.config["SESSION_COOKIE_SAMESITE"]  # type: ignore[no-any-return]
+
+    def get_cookie_partitioned(self, app: Kettle) -> bool:
+        """Whether the cookie is partitioned by top-level site (CHIPS)."""
+        return app.config["SESSION_COOKIE_PARTITIONED"]  # type: ignore[no-any-return]
+
+    def get_expiration_time(self, app: Kettle, session: SessionMixin) -> datetime | None:
+        """When a permanent session's cookie expires; None for a browser session."""
+        if not session.permanent:
+            return None
+        return datetime.now(timezone.utc) + _lifetime(app)
+
+    def should_set_cookie(self, app: Kettle, session: SessionMixin) -> bool:
+        """Whether to send the cookie again: the session changed, or it is permanent
+        and ``SESSION_REFRESH_EACH_REQUEST`` renews its expiry on every request.
+        """
+        if session.modified:
+            return True
+        return session.permanent and bool(app.config["SESSION_REFRESH_EACH_REQUEST"])
+
+    def open_session(self, app: Kettle, request: Request) -> SessionMixin | None:
+        """Load the session of ``request``; None means use the null session."""
+        raise NotImplementedError
+
+    def save_session(
+        self, app: Kettle, session: SessionMixin, response: Response
+    ) -> None:
+        """Store ``session`` in ``response`` (or elsewhere) at the end of a request."""
+        raise NotImplementedError
+
+
+def _lifetime(app: Kettle) -> timedelta:
+    value = app.config["PERMANENT_SESSION_LIFETIME"]
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+def _sha1(data: bytes = b"") -> Any:
+    # Looked up on use, so that importing Kettle works where SHA-1 is disabled.
+    return hashlib.sha1(data)
+
+
+class SecureCookieSessionInterface(SessionInterface):
+    """Sessions kept in a cookie signed with itsdangerous.
+
+    The cookie is signed with ``SECRET_KEY``. Cookies signed with a key listed in
+    ``SECRET_KEY_FALLBACKS`` are still accepted, so keys can be rotated without
+    logging everyone out; new cookies are always signed with ``SECRET_KEY``.
+    A cookie older than ``PERMANENT_SESSION_LIFETIME``, tampered with or unreadable
+    gives a new, empty session.
+    """
+
+    #: Separates session signatures from other signatures made with the same key.
+    salt = "cookie-session"
+    #: The hash function of the HMAC signature.
+    digest_method = staticmethod(_sha1)
+    #: How itsdangerous derives the signing key from the secret key.
+    key_derivation = "hmac"
+    #: The session class returned by :meth:`open_session`.
+    session_class: type[SecureCookieSession] = SecureCookieSession
+
+    def __init__(self) -> None:
+        #: Turns the session into text and back; register tags on it for more types.
+        self.serializer = TaggedJSONSerializer()
+        self._signers: dict[tuple[str | bytes, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Kettle) -> URLSafeTimedSerializer | None:
+        """The signer for the app's current keys, or None without ``SECRET_KEY``.
+
+        It is built once for each combination of keys and then reused.
+        """
+        config = app.config
+        secret_key = config["SECRET_KEY"]
+        if not secret_key:
+            return None
+        keys = (*(config["SECRET_KEY_FALLBACKS"] or ()), secret_key)
+        signer = self._signers.get(keys)
+        if signer is None:
+            signer = self._make_signer(keys)
+        return signer
+
+    def _make_signer(self, keys: tuple[str | bytes, ...]) -> URLSafeTimedSerializer:
+        if len(self._signers) >= 8:
+            self._signers.clear()
+        # itsdangerous signs with the last key and accepts every key when reading.
+        # Its signature wants all str or all bytes; mixing them works at run time.
+        secret_keys: Any = list(keys)
+        signer = URLSafeTimedSerializer(
+            secret_keys,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+        self._signers[keys] = signer
+        return signer
+
+    def open_session(self, app: Kettle, request: Request) -> SecureCookieSession | None:
+        """Read the session from the request's cookie; a new one if there is none."""
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return None
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self._new_session()
+        max_age = int(_lifetime(app).total_seconds())
+        try:
+            data = signer.loads(cookie, max_age=max_age)
+        except BadData:
+            return self._new_session()
+        if not isinstance(data, dict):
+            return self._new_session()
+        return self.session_class(data)
+
+    def _new_session(self) -> SecureCookieSession:
+        session = self.session_class()
+        session.new = True
+        return session
+
+    def save_session(
+        self, app: Kettle, session: SessionMixin, response: Response
+    ) -> None:
+        """Set, refresh or delete the session cookie on ``response``."""
+        if session.accessed:
+            response.vary.add("Cookie")
+        if not session:
+            if session.modified:
+                self._delete_cookie(app, response)
+            return
+        if not self.should_set_cookie(app, session):
+            return
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return
+        self._set_cookie(app, response, signer.dumps(dict(session)), session)
+
+    def _cookie_options(self, app: Kettle) -> dict[str, Any]:
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "httponly": self.get_cookie_httponly(app),
+            "samesite": self.get_cookie_samesite(app),
+            "partitioned": self.get_cookie_partitioned(app),
+        }
+
+    def _delete_cookie(self, app: Kettle, response: Response) -> None:
+        name = self.get_cookie_name(app)
+        response.delete_cookie(name, **self._cookie_options(app))
+        response.vary.add("Cookie")
+
+    def _set_cookie(
+        self, app: Kettle, response: Response, value: str, session: SessionMixin
+    ) -> None:
+        response.set_cookie(
+            self.get_cookie_name(app),
+            value,
+            expires=self.get_expiration_time(app, session),
+            **self._cookie_options(app),
+        )
+        response.vary.add("Cookie")
