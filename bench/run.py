@@ -1,6 +1,6 @@
 """Kettle benchmark: prints markdown tables for every registered suite.
 
-    .venv/bin/python bench/run.py            # full run (~30 s)
+    .venv/bin/python bench/run.py            # full run (~20 s)
     .venv/bin/python bench/run.py --quick    # smoke run (a few seconds)
 
 See bench/README.md for what the numbers mean.
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 from importlib import metadata
+from pathlib import Path
 
 # Importing the case modules registers their entries (order = report order).
 import cases_proxy
@@ -49,7 +50,7 @@ def environment_line(config: Config) -> str:
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.machine()}; {versions}; "
         f"{config.repeats} samples x ~{config.sample_seconds}s per case, "
-        "median (and min) reported."
+        "medians (proxy: also min); ratios are paired medians."
     )
 
 
@@ -104,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Cells `n/a`/`invalid` were not measured; `⚠` = failed re-check.\n")
         print(warnings)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(to_json(everything), fh, indent=2)
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(to_json(everything), indent=2), encoding="utf-8")
     return 0
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import decimal
 import io
 import json
+import threading
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from markupsafe import Markup
 
 import kettle.json as kjson
+from kettle import Kettle, request
 from kettle.json.provider import DefaultJSONProvider, JSONProvider
 from kettle.wrappers import Response
 
@@ -207,3 +209,184 @@ def test_module_functions_without_context_use_stdlib_with_extra_types() -> None:
 def test_jsonify_without_context_explains_the_fix() -> None:
     with pytest.raises(RuntimeError, match=r"app_context\(\)"):
         kjson.jsonify(a=1)
+
+
+# --- through a real application ------------------------------------------------------
+
+
+@pytest.fixture
+def kettle_app() -> Kettle:
+    app = Kettle(__name__)
+    app.testing = True
+    return app
+
+
+def test_jsonify_in_view(kettle_app: Kettle) -> None:
+    @kettle_app.route("/")
+    def index() -> Response:
+        return kjson.jsonify(when=date(2024, 1, 2), ids=[1, 2])
+
+    response = kettle_app.test_client().get("/")
+    assert response.mimetype == "application/json"
+    assert response.text == '{"ids":[1,2],"when":"Tue, 02 Jan 2024 00:00:00 GMT"}\n'
+    assert response.json == {"ids": [1, 2], "when": "Tue, 02 Jan 2024 00:00:00 GMT"}
+
+
+def test_jsonify_is_pretty_in_debug(kettle_app: Kettle) -> None:
+    kettle_app.debug = True
+
+    @kettle_app.route("/")
+    def index() -> Response:
+        return kjson.jsonify([1])
+
+    assert kettle_app.test_client().get("/").text == "[\n  1\n]\n"
+
+
+def test_jsonify_uses_app_response_class(kettle_app: Kettle) -> None:
+    class MyResponse(Response):
+        pass
+
+    kettle_app.response_class = MyResponse
+    with kettle_app.app_context():
+        response = kjson.jsonify(1, 2)
+    assert type(response) is MyResponse
+    assert response.get_data(as_text=True) == "[1,2]\n"
+
+
+def test_module_functions_use_app_provider(kettle_app: Kettle) -> None:
+    class Provider(DefaultJSONProvider):
+        sort_keys = False
+
+        def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+            return ("loaded", super().loads(s, **kwargs))
+
+    kettle_app.json = Provider(kettle_app)
+    with kettle_app.app_context():
+        assert kjson.dumps({"b": 1, "a": 2}) == '{"b": 1, "a": 2}'
+        assert kjson.loads("1") == ("loaded", 1)
+        assert kjson.load(io.StringIO("2")) == ("loaded", 2)
+        buffer = io.StringIO()
+        kjson.dump({"b": 1, "a": 2}, buffer)
+        assert buffer.getvalue() == '{"b": 1, "a": 2}'
+    assert kjson.dumps({"b": 1, "a": 2}) == '{"b": 1, "a": 2}'
+    assert kjson.loads("1") == 1
+
+
+def test_request_json_uses_app_provider(kettle_app: Kettle) -> None:
+    @kettle_app.post("/")
+    def echo() -> Response:
+        return kjson.jsonify(request.get_json())
+
+    response = kettle_app.test_client().post("/", json={"b": [1], "a": None})
+    assert response.text == '{"a":null,"b":[1]}\n'
+
+
+# --- the fast encoder path -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1.5, "a": [True, False, None], "é": "ü\u2028"},
+        {1: "int key", 2.5: "float key", None: "none key", False: "bool key"},
+        [float("nan"), float("inf"), -float("inf"), 10**30, -0.0],
+        "top level string \x00",
+        [Point(1, 2), date(2020, 2, 2), decimal.Decimal("9.99")],
+        {"nested": {"deep": [[[{"x": ()}]]]}},
+    ],
+)
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_fast_encoder_matches_stdlib(value: Any, ensure_ascii: bool) -> None:
+    app = StandInApp()
+    app.json.ensure_ascii = ensure_ascii
+    app.json.sort_keys = False
+    expected = json.dumps(
+        value, default=DefaultJSONProvider.default, ensure_ascii=ensure_ascii
+    )
+    assert app.json.dumps(value) == expected
+    compact = json.dumps(
+        value,
+        default=DefaultJSONProvider.default,
+        ensure_ascii=ensure_ascii,
+        separators=(",", ":"),
+    )
+    assert app.json.response(value).get_data(as_text=True) == compact + "\n"
+
+
+def test_circular_reference_is_reported(provider: DefaultJSONProvider) -> None:
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="Circular reference"):
+        provider.dumps(looped)
+    with pytest.raises(ValueError, match="Circular reference"):
+        provider.response(looped)
+
+
+def test_deep_but_acyclic_value_still_raises_recursion(
+    provider: DefaultJSONProvider,
+) -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(RecursionError):
+        provider.dumps(deep)
+
+
+def test_provider_is_thread_safe(provider: DefaultJSONProvider) -> None:
+    shared = {"items": list(range(200)), "nested": [{"a": i} for i in range(50)]}
+    expected = provider.response(shared).get_data()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(200):
+                assert provider.response(shared).get_data() == expected
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_subclass_overriding_dumps_is_used_for_responses(kettle_app: Kettle) -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Provider(DefaultJSONProvider):
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            calls.append(kwargs)
+            return json.dumps({"wrapped": obj}, **kwargs)
+
+    kettle_app.json = Provider(kettle_app)
+
+    @kettle_app.route("/")
+    def index() -> Response:
+        return kjson.jsonify(a=1)
+
+    client = kettle_app.test_client()
+    assert client.get("/").text == '{"wrapped":{"a":1}}\n'
+    kettle_app.debug = True
+    assert client.get("/").text == '{\n  "wrapped": {\n    "a": 1\n  }\n}\n'
+    assert calls == [{"separators": (",", ":")}, {"indent": 2}]
+
+
+def test_dict_returned_from_view_is_json(kettle_app: Kettle) -> None:
+    @kettle_app.route("/")
+    def index() -> dict[str, Any]:
+        return {"b": decimal.Decimal("1.5"), "a": [uuid.UUID(int=1)]}
+
+    response = kettle_app.test_client().get("/")
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.text == (
+        '{"a":["00000000-0000-0000-0000-000000000001"],"b":"1.5"}\n'
+    )
+
+
+def test_encode_response(provider: DefaultJSONProvider) -> None:
+    assert provider.encode_response({"a": 1}) == ('{"a":1}\n', "application/json")
+    provider.mimetype = "text/json"
+    assert provider.encode_response(1) == ("1\n", "text/json; charset=utf-8")
+    assert provider.response(1).headers["Content-Type"] == "text/json; charset=utf-8"

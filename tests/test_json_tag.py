@@ -189,3 +189,70 @@ def test_base_tag_methods_must_be_implemented(
     for method in (tag.check, tag.to_json, tag.to_python):
         with pytest.raises(NotImplementedError):
             method(1)
+
+
+def test_forced_tag_takes_the_old_place(serializer: TaggedJSONSerializer) -> None:
+    class ListTuple(TagTuple):
+        __slots__ = ()
+
+        def to_json(self, value: Any) -> Any:
+            return ["tuple", *super().to_json(value)]
+
+        def to_python(self, value: Any) -> Any:
+            return tuple(value[1:])
+
+    position = [type(tag) for tag in serializer.order].index(TagTuple)
+    serializer.register(ListTuple, force=True)
+    assert type(serializer.order[position]) is ListTuple
+    assert not any(type(tag) is TagTuple for tag in serializer.order)
+    assert serializer.dumps((1,)) == '{" t":["tuple",1]}'
+    assert serializer.loads(serializer.dumps((1, (2,)))) == (1, (2,))
+
+
+def test_custom_tag_can_handle_plain_types(serializer: TaggedJSONSerializer) -> None:
+    class TagBigInt(JSONTag):
+        __slots__ = ()
+        key = " big"
+
+        def check(self, value: Any) -> bool:
+            return type(value) is int and abs(value) >= 2**53
+
+        def to_json(self, value: Any) -> Any:
+            return str(value)
+
+        def to_python(self, value: Any) -> Any:
+            return int(value)
+
+    assert serializer.dumps(2**60) == str(2**60)
+    serializer.register(TagBigInt, index=0)
+    assert (
+        serializer.dumps({"n": 2**60, "m": 1}) == f'{{"m":1,"n":{{" big":"{2**60}"}}}}'
+    )
+    assert serializer.loads(serializer.dumps([2**60])) == [2**60]
+
+
+def test_loads_accepts_bytes(serializer: TaggedJSONSerializer) -> None:
+    assert serializer.loads(b'{"a":{" t":[1]}}') == {"a": (1,)}
+    assert serializer.loads('{"a":{" t":[1]}}'.encode("utf-16")) == {"a": (1,)}
+
+
+def test_serializers_do_not_share_plain_type_shortcut() -> None:
+    first = TaggedJSONSerializer()
+    second = TaggedJSONSerializer()
+
+    class TagStr(JSONTag):
+        __slots__ = ()
+        key = " s"
+
+        def check(self, value: Any) -> bool:
+            return isinstance(value, str)
+
+        def to_json(self, value: Any) -> Any:
+            return value.upper()
+
+        def to_python(self, value: Any) -> Any:
+            return value.lower()
+
+    first.register(TagStr, index=0)
+    assert first.dumps("a") == '{" s":"A"}'
+    assert second.dumps("a") == '"a"'

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from markupsafe import Markup
 from werkzeug.http import parse_cookie
 from werkzeug.test import EnvironBuilder
 
+from kettle import Kettle, session
 from kettle.config import DEFAULT_CONFIG, Config
 from kettle.sessions import (
     NullSession,
@@ -31,7 +33,7 @@ class StandInApp:
 
 
 def make_request(cookie: str | None = None, name: str = "session") -> Request:
-    headers = {} if cookie is None else {"Cookie": f"{name}={cookie}"}
+    headers = [] if cookie is None else [("Cookie", f"{name}={cookie}")]
     return Request(EnvironBuilder(headers=headers).get_environ())
 
 
@@ -40,7 +42,7 @@ def set_cookie_headers(response: Response) -> list[str]:
 
 
 @pytest.fixture
-def app() -> StandInApp:
+def stand_in() -> StandInApp:
     return StandInApp(SECRET_KEY="secret")
 
 
@@ -56,12 +58,12 @@ def changed(data: dict[str, Any]) -> SecureCookieSession:
 
 
 def round_trip(
-    interface: SecureCookieSessionInterface, app: StandInApp, session: SessionMixin
+    interface: SecureCookieSessionInterface, stand_in: StandInApp, session: SessionMixin
 ) -> SessionMixin | None:
     response = Response()
-    interface.save_session(app, session, response)  # type: ignore[arg-type]
+    interface.save_session(stand_in, session, response)  # type: ignore[arg-type]
     cookie = parse_cookie(set_cookie_headers(response)[0])["session"]
-    return interface.open_session(app, make_request(cookie))  # type: ignore[arg-type]
+    return interface.open_session(stand_in, make_request(cookie))  # type: ignore[arg-type]
 
 
 # --- session objects --------------------------------------------------------------
@@ -237,9 +239,9 @@ def test_open_without_secret_key_returns_none(
 
 
 def test_open_without_cookie_gives_new_empty_session(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
-    session = interface.open_session(app, make_request())
+    session = interface.open_session(stand_in, make_request())
     assert isinstance(session, SecureCookieSession)
     assert dict(session) == {}
     assert session.new is True
@@ -247,12 +249,12 @@ def test_open_without_cookie_gives_new_empty_session(
 
 
 def test_save_and_open_round_trip(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     session = SecureCookieSession()
     session["user"] = 42
     session["tags"] = ("a", b"b")
-    opened = round_trip(interface, app, session)
+    opened = round_trip(interface, stand_in, session)
     assert isinstance(opened, SecureCookieSession)
     assert dict(opened) == {"user": 42, "tags": ("a", b"b")}
     assert opened.new is False
@@ -260,32 +262,32 @@ def test_save_and_open_round_trip(
 
 
 def test_signer_is_cached_per_keys(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
-    first = interface.get_signing_serializer(app)
+    first = interface.get_signing_serializer(stand_in)
     assert isinstance(first, URLSafeTimedSerializer)
-    assert interface.get_signing_serializer(app) is first
-    app.config["SECRET_KEY"] = "other"
-    second = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(stand_in) is first
+    stand_in.config["SECRET_KEY"] = "other"
+    second = interface.get_signing_serializer(stand_in)
     assert second is not first
-    app.config["SECRET_KEY"] = "secret"
-    assert interface.get_signing_serializer(app) is first
-    app.config["SECRET_KEY_FALLBACKS"] = ["old"]
-    assert interface.get_signing_serializer(app) not in (first, second)
+    stand_in.config["SECRET_KEY"] = "secret"
+    assert interface.get_signing_serializer(stand_in) is first
+    stand_in.config["SECRET_KEY_FALLBACKS"] = ["old"]
+    assert interface.get_signing_serializer(stand_in) not in (first, second)
 
 
-def test_signer_cache_is_per_interface(app: Any) -> None:
-    one = SecureCookieSessionInterface().get_signing_serializer(app)
-    two = SecureCookieSessionInterface().get_signing_serializer(app)
+def test_signer_cache_is_per_interface(stand_in: Any) -> None:
+    one = SecureCookieSessionInterface().get_signing_serializer(stand_in)
+    two = SecureCookieSessionInterface().get_signing_serializer(stand_in)
     assert one is not two
 
 
 def test_signer_cache_stays_small(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     for number in range(50):
-        app.config["SECRET_KEY"] = f"key-{number}"
-        assert interface.get_signing_serializer(app) is not None
+        stand_in.config["SECRET_KEY"] = f"key-{number}"
+        assert interface.get_signing_serializer(stand_in) is not None
     assert len(interface._signers) <= 8
 
 
@@ -294,64 +296,64 @@ def test_signer_cache_stays_small(
     ["garbage", "", "a.b.c", "eyJhIjoxfQ.AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAA"],
 )
 def test_bad_cookie_gives_new_empty_session(
-    interface: SecureCookieSessionInterface, app: Any, cookie: str
+    interface: SecureCookieSessionInterface, stand_in: Any, cookie: str
 ) -> None:
-    session = interface.open_session(app, make_request(cookie))
+    session = interface.open_session(stand_in, make_request(cookie))
     assert isinstance(session, SecureCookieSession)
     assert dict(session) == {}
 
 
 def test_tampered_cookie_gives_new_empty_session(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
-    signer = interface.get_signing_serializer(app)
+    signer = interface.get_signing_serializer(stand_in)
     assert signer is not None
     cookie = signer.dumps({"admin": False})
     payload, rest = cookie.split(".", 1)
     forged = signer.dump_payload({"admin": True}).decode()
-    session = interface.open_session(app, make_request(f"{forged}.{rest}"))
+    session = interface.open_session(stand_in, make_request(f"{forged}.{rest}"))
     assert session is not None
     assert dict(session) == {}
     assert payload != forged
 
 
 def test_cookie_from_other_key_or_salt_is_rejected(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     other = URLSafeTimedSerializer("other-secret", salt="cookie-session")
-    session = interface.open_session(app, make_request(other.dumps({"a": 1})))
+    session = interface.open_session(stand_in, make_request(other.dumps({"a": 1})))
     assert session is not None and dict(session) == {}
     salted = URLSafeTimedSerializer("secret", salt="something-else")
-    session = interface.open_session(app, make_request(salted.dumps({"a": 1})))
+    session = interface.open_session(stand_in, make_request(salted.dumps({"a": 1})))
     assert session is not None and dict(session) == {}
 
 
 def test_signed_but_undecodable_payload_gives_new_session(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
-    signer = interface.get_signing_serializer(app)
+    signer = interface.get_signing_serializer(stand_in)
     assert signer is not None
     plain = URLSafeTimedSerializer(
         "secret", salt="cookie-session", signer_kwargs=signer.signer_kwargs
     )
     for value in ([1, 2], {" b": "!!!not base64"}):
-        session = interface.open_session(app, make_request(plain.dumps(value)))
+        session = interface.open_session(stand_in, make_request(plain.dumps(value)))
         assert session is not None and dict(session) == {}
 
 
 def test_expired_cookie_gives_new_session(
-    interface: SecureCookieSessionInterface, app: Any, monkeypatch: Any
+    interface: SecureCookieSessionInterface, stand_in: Any, monkeypatch: Any
 ) -> None:
     session = changed({"a": 1})
     response = Response()
-    interface.save_session(app, session, response)
+    interface.save_session(stand_in, session, response)
     cookie = parse_cookie(set_cookie_headers(response)[0])["session"]
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=30)
-    opened = interface.open_session(app, make_request(cookie))
+    stand_in.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=30)
+    opened = interface.open_session(stand_in, make_request(cookie))
     assert opened is not None and dict(opened) == {"a": 1}
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 60)
-    opened = interface.open_session(app, make_request(cookie))
+    opened = interface.open_session(stand_in, make_request(cookie))
     assert opened is not None and dict(opened) == {}
 
 
@@ -378,21 +380,21 @@ def test_key_rotation(interface: SecureCookieSessionInterface) -> None:
 
 
 def test_save_unchanged_session_sets_nothing(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     response = Response()
-    interface.save_session(app, SecureCookieSession({"a": 1}), response)
+    interface.save_session(stand_in, SecureCookieSession({"a": 1}), response)
     assert set_cookie_headers(response) == []
     assert "Vary" not in response.headers
 
 
 def test_save_accessed_session_varies_on_cookie(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     session = SecureCookieSession({"a": 1})
     assert session["a"] == 1
     response = Response()
-    interface.save_session(app, session, response)
+    interface.save_session(stand_in, session, response)
     assert set_cookie_headers(response) == []
     assert response.headers["Vary"] == "Cookie"
 
@@ -423,10 +425,10 @@ def test_save_emptied_session_deletes_cookie_with_same_options(
 
 
 def test_save_empty_unmodified_session_does_nothing(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     response = Response()
-    interface.save_session(app, SecureCookieSession(), response)
+    interface.save_session(stand_in, SecureCookieSession(), response)
     assert set_cookie_headers(response) == []
 
 
@@ -456,23 +458,23 @@ def test_save_sets_all_cookie_options(interface: SecureCookieSessionInterface) -
 
 
 def test_permanent_session_cookie_expires_and_refreshes(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=1)
+    stand_in.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=1)
     session = SecureCookieSession({"_permanent": True, "a": 1})
     response = Response()
-    interface.save_session(app, session, response)
+    interface.save_session(stand_in, session, response)
     (header,) = set_cookie_headers(response)
     assert "Expires=" in header
     assert "Max-Age" not in header
-    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    stand_in.config["SESSION_REFRESH_EACH_REQUEST"] = False
     response = Response()
-    interface.save_session(app, SecureCookieSession(dict(session)), response)
+    interface.save_session(stand_in, SecureCookieSession(dict(session)), response)
     assert set_cookie_headers(response) == []
 
 
 def test_custom_serializer_tag_reaches_cookie(
-    interface: SecureCookieSessionInterface, app: Any
+    interface: SecureCookieSessionInterface, stand_in: Any
 ) -> None:
     class Celsius(float):
         pass
@@ -493,6 +495,264 @@ def test_custom_serializer_tag_reaches_cookie(
             return Celsius(value)
 
     interface.serializer.register(TagCelsius, index=0)
-    opened = round_trip(interface, app, changed({"t": Celsius(3.5)}))
+    opened = round_trip(interface, stand_in, changed({"t": Celsius(3.5)}))
     assert opened is not None
     assert type(opened["t"]) is Celsius
+
+
+# --- through a real application ------------------------------------------------------
+
+
+@pytest.fixture
+def kettle_app() -> Kettle:
+    app = Kettle(__name__)
+    app.testing = True
+    app.secret_key = "test-secret"
+
+    @app.route("/set/<name>/<value>")
+    def set_value(name: str, value: str) -> str:
+        session[name] = value
+        return "set"
+
+    @app.route("/get/<name>")
+    def get_value(name: str) -> str:
+        return repr(session.get(name))
+
+    @app.route("/items")
+    def items() -> str:
+        return repr(sorted(session.items()))
+
+    @app.route("/clear")
+    def clear() -> str:
+        session.clear()
+        return "cleared"
+
+    @app.route("/permanent")
+    def permanent() -> str:
+        session.permanent = True
+        session["p"] = 1
+        return "permanent"
+
+    @app.route("/untouched")
+    def untouched() -> str:
+        return "untouched"
+
+    return app
+
+
+def session_cookie(response: Any, name: str = "session") -> str | None:
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith(f"{name}="):
+            return str(header)
+    return None
+
+
+def test_app_session_persists_across_requests(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    assert client.get("/get/user").text == "None"
+    assert client.get("/set/user/ada").text == "set"
+    assert client.get("/set/role/admin").text == "set"
+    assert client.get("/get/user").text == "'ada'"
+    assert client.get("/items").text == "[('role', 'admin'), ('user', 'ada')]"
+
+
+def test_app_sessions_are_per_client(kettle_app: Kettle) -> None:
+    first = kettle_app.test_client()
+    second = kettle_app.test_client()
+    first.get("/set/user/ada")
+    assert second.get("/get/user").text == "None"
+
+
+def test_app_tampered_cookie_gives_empty_session(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    client.get("/set/user/ada")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    payload, timestamp, signature = cookie.value.split(".")
+    other = "A" if signature[0] != "A" else "B"
+    client.set_cookie("session", f"{payload}.{timestamp}.{other}{signature[1:]}")
+    assert client.get("/get/user").text == "None"
+    client.set_cookie("session", "not-a-session")
+    assert client.get("/get/user").text == "None"
+
+
+def test_app_expired_cookie_gives_empty_session(
+    kettle_app: Kettle, monkeypatch: Any
+) -> None:
+    kettle_app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=5)
+    client = kettle_app.test_client()
+    client.get("/set/user/ada")
+    assert client.get("/get/user").text == "'ada'"
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 600)
+    assert client.get("/get/user").text == "None"
+
+
+def test_app_key_rotation(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    client.get("/set/user/ada")
+    kettle_app.config["SECRET_KEY"] = "new-secret"
+    assert client.get("/get/user").text == "None"
+    kettle_app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]
+    assert client.get("/get/user").text == "'ada'"
+    client.get("/set/role/admin")
+    kettle_app.config["SECRET_KEY_FALLBACKS"] = []
+    assert client.get("/items").text == "[('role', 'admin'), ('user', 'ada')]"
+
+
+def test_app_vary_cookie_only_when_session_used(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    response = client.get("/get/user")
+    assert response.headers["Vary"] == "Cookie"
+    assert session_cookie(response) is None
+    response = client.get("/untouched")
+    assert "Vary" not in response.headers
+    assert session_cookie(response) is None
+
+
+def test_app_unchanged_session_is_not_resent(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    assert session_cookie(client.get("/set/user/ada")) is not None
+    assert session_cookie(client.get("/get/user")) is None
+
+
+def test_app_emptied_session_deletes_cookie(kettle_app: Kettle) -> None:
+    kettle_app.config.update(
+        SESSION_COOKIE_DOMAIN="example.com",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    client = kettle_app.test_client()
+    client.get("https://example.com/set/user/ada")
+    assert client.get_cookie("session", domain="example.com") is not None
+    response = client.get("https://example.com/clear")
+    header = session_cookie(response)
+    assert header is not None
+    assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in header
+    for part in ("Domain=example.com", "Path=/", "Secure", "HttpOnly", "Lax"):
+        assert part in header
+    assert response.headers["Vary"] == "Cookie"
+    assert client.get_cookie("session", domain="example.com") is None
+    assert client.get("https://example.com/get/user").text == "None"
+
+
+def test_app_cookie_options(kettle_app: Kettle) -> None:
+    kettle_app.config.update(
+        SESSION_COOKIE_NAME="sid",
+        SESSION_COOKIE_DOMAIN="example.com",
+        SESSION_COOKIE_PATH="/set",
+        SESSION_COOKIE_HTTPONLY=False,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PARTITIONED=True,
+    )
+    response = kettle_app.test_client().get("https://example.com/set/a/b")
+    header = session_cookie(response, "sid")
+    assert header is not None
+    for part in (
+        "Domain=example.com",
+        "Path=/set",
+        "Secure",
+        "SameSite=Strict",
+        "Partitioned",
+    ):
+        assert part in header
+    assert "HttpOnly" not in header
+    assert "Expires" not in header
+    assert session_cookie(response) is None
+
+
+def test_app_cookie_path_defaults_to_application_root(kettle_app: Kettle) -> None:
+    kettle_app.config["APPLICATION_ROOT"] = "/root"
+    header = session_cookie(kettle_app.test_client().get("/set/a/b"))
+    assert header is not None
+    assert "Path=/root" in header
+
+
+def test_app_permanent_session_expires_and_refreshes(kettle_app: Kettle) -> None:
+    kettle_app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=2)
+    client = kettle_app.test_client()
+    header = session_cookie(client.get("/permanent"))
+    assert header is not None
+    assert "Expires=" in header
+    refreshed = session_cookie(client.get("/get/p"))
+    assert refreshed is not None and "Expires=" in refreshed
+    kettle_app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    assert session_cookie(client.get("/get/p")) is None
+    assert client.get("/get/p").text == "1"
+
+
+def test_app_session_keeps_tagged_types(kettle_app: Kettle) -> None:
+    @kettle_app.route("/typed")
+    def typed() -> str:
+        if "value" not in session:
+            session["value"] = {"t": (1, b"x"), " u": "collides"}
+            return "stored"
+        value = session["value"]
+        assert value == {"t": (1, b"x"), " u": "collides"}
+        return type(value["t"]).__name__
+
+    client = kettle_app.test_client()
+    assert client.get("/typed").text == "stored"
+    assert client.get("/typed").text == "tuple"
+
+
+def test_app_without_secret_key_reads_but_cannot_write() -> None:
+    app = Kettle(__name__)
+    app.testing = True
+
+    @app.route("/read")
+    def read() -> str:
+        return f"{session.get('a')!r} {len(session)} {isinstance(session, NullSession)}"
+
+    @app.route("/write")
+    def write() -> str:
+        session["a"] = 1
+        return "written"
+
+    client = app.test_client()
+    response = client.get("/read")
+    assert response.text == "None 0 True"
+    assert session_cookie(response) is None
+    with pytest.raises(RuntimeError, match="no secret key was set"):
+        client.get("/write")
+
+
+def test_cookies_are_interchangeable_with_flask(kettle_app: Kettle) -> None:
+    flask = pytest.importorskip("flask")
+    flask_app = flask.Flask(__name__)
+    flask_app.secret_key = "test-secret"
+    value = {"t": (1, b"x"), "m": Markup("<b>"), " d": "collides"}
+
+    def flask_set() -> str:
+        flask.session["value"] = value
+        return "set"
+
+    def flask_get() -> str:
+        return repr(flask.session.get("value") == value)
+
+    flask_app.add_url_rule("/set", view_func=flask_set)
+    flask_app.add_url_rule("/get", view_func=flask_get)
+
+    @kettle_app.route("/set-typed")
+    def kettle_set() -> str:
+        session["value"] = value
+        return "set"
+
+    @kettle_app.route("/get-typed")
+    def kettle_get() -> str:
+        return repr(session.get("value") == value)
+
+    flask_client = flask_app.test_client()
+    flask_client.get("/set")
+    flask_cookie = flask_client.get_cookie("session")
+    kettle_client = kettle_app.test_client()
+    kettle_client.get("/set-typed")
+    kettle_cookie = kettle_client.get_cookie("session")
+    assert flask_cookie is not None and kettle_cookie is not None
+
+    kettle_client.set_cookie("session", flask_cookie.value)
+    assert kettle_client.get("/get-typed").text == "True"
+    flask_client.set_cookie("session", kettle_cookie.value)
+    assert flask_client.get("/get").text == "True"

@@ -18,7 +18,7 @@ from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import dispatch, signals
-from .adapters.wsgi import serve_wsgi
+from .adapters.wsgi import run_dev_server, serve_wsgi
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
 from .errors import SetupError, raise_collected
@@ -554,6 +554,16 @@ class Kettle(Scaffold):
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        debug: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Serve the app with Werkzeug's development server; use a real server in production."""
+        run_dev_server(self, host, port, debug, **options)
 
     def redirect(self, location: str, code: int = 303) -> BaseResponse:
         """A redirect response to ``location`` (303 See Other by default)."""

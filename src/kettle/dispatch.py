@@ -44,11 +44,13 @@ from werkzeug.routing import RoutingException
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import signals
+from .json.provider import DefaultJSONProvider
+from .wrappers import HTML_UTF8, DirectResponse, Response
 
 if TYPE_CHECKING:
     from .app import Kettle
     from .ctx import AppContext
-    from .wrappers import Request, Response
+    from .wrappers import Request
 
 __all__ = [
     "Step",
@@ -276,10 +278,41 @@ def _exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Response]
 # -- the response ------------------------------------------------------------------
 
 
+def _unobserved(app: Kettle, ctx: AppContext) -> bool:
+    """Whether nothing but the client will see the response object of this request."""
+    return (
+        app.response_class is Response
+        and ctx._session is None
+        and not ctx._after_request_functions
+        and not app.after_request_funcs
+        and not signals.request_finished.receivers
+    )
+
+
+def _direct_response(app: Kettle, ctx: AppContext, rv: Any) -> DirectResponse | None:
+    """A :class:`DirectResponse` for a plain str or dict, when nothing observes it."""
+    kind = type(rv)
+    if kind is str:
+        if _unobserved(app, ctx):
+            return DirectResponse(rv.encode(), HTML_UTF8)
+    elif kind is dict:
+        provider = app.json
+        if type(provider).response is DefaultJSONProvider.response and _unobserved(
+            app, ctx
+        ):
+            body, content_type = provider.encode_response(rv)
+            return DirectResponse(body.encode(), content_type)
+    return None
+
+
 def finalize(
     app: Kettle, ctx: AppContext, rv: Any, from_error_handler: bool = False
-) -> Pipeline[Response]:
+) -> Pipeline[Response | DirectResponse]:
     """Make the response, run the after-request functions, save the session."""
+    if not from_error_handler:
+        direct = _direct_response(app, ctx, rv)
+        if direct is not None:
+            return direct
     response = make_response(app, rv, ctx)
     try:
         if ctx._after_request_functions or app.after_request_funcs:
@@ -299,7 +332,9 @@ def finalize(
 
 def process_response(app: Kettle, ctx: AppContext, response: Response) -> Pipeline[Response]:
     """Pass the response through ``after_this_request`` and ``after_request`` functions."""
-    for func in ctx._after_request_functions:
+    # Taken, not just read: they run once, not again for the 500 of a failed finalize.
+    funcs, ctx._after_request_functions = ctx._after_request_functions, []
+    for func in funcs:
         response = yield func, (response,), _NO_KWARGS
     req = ctx._request
     scopes = (None,) if req is None else _scopes_inner_first(req)

@@ -37,12 +37,17 @@ def _handover_hint() -> str:
         pass
     if not in_task and threading.current_thread() is threading.main_thread():
         return ""
-    where = "an asyncio task" if in_task else "a background thread"
+    if in_task:
+        where = (
+            "an asyncio task, which only sees the context that was active where the"
+            " task was created"
+        )
+    else:
+        where = "a background thread, which does not inherit the caller's context"
     return (
-        f"\n\nThis code runs in {where}, which does not inherit the context of the"
-        " code that started it. Hand the context over explicitly: decorate the"
-        " function with `kettle.copy_current_request_context` inside the view, or run"
-        " it inside `with app.app_context():`."
+        f"\n\nThis code runs in {where}. Hand the context over explicitly: decorate"
+        " the function with `kettle.copy_current_request_context` inside the view, or"
+        " run it inside `with app.app_context():`."
     )
 
 
@@ -108,9 +113,17 @@ def _resolve_session() -> SessionMixin:
 
 
 app_ctx: AppContext = cast("AppContext", make_proxy("app_ctx", _resolve_app_ctx))
-current_app: Kettle = cast("Kettle", make_proxy("current_app", _resolve_app))
-g: AppCtxGlobals = cast("AppCtxGlobals", make_proxy("g", _resolve_g))
-request: Request = cast("Request", make_proxy("request", _resolve_request))
+current_app: Kettle = cast(
+    "Kettle",
+    make_proxy("current_app", _resolve_app, get_ctx=_get_ctx, field="app"),
+)
+g: AppCtxGlobals = cast(
+    "AppCtxGlobals", make_proxy("g", _resolve_g, get_ctx=_get_ctx, field="g")
+)
+request: Request = cast(
+    "Request",
+    make_proxy("request", _resolve_request, get_ctx=_get_ctx, field="_request"),
+)
 session: SessionMixin = cast("SessionMixin", make_proxy("session", _resolve_session))
 
 #: The name Flask 3.1 used for the context of a request; in Kettle it is the same

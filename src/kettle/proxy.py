@@ -173,16 +173,35 @@ for _name, _unary in _UNARY.items():
 del _name, _op, _unary
 
 
-def make_proxy(name: str, resolve: Resolver) -> ContextProxy:
-    """Build a proxy named ``name`` whose target is what ``resolve()`` returns.
+# The lookup of a proxy that reads one attribute of the active context, generated
+# per proxy so that the attribute name is a constant in the bytecode (as
+# collections.namedtuple does): no second Python call on the hot path.
+_FIELD_GETATTRIBUTE = """
+def __getattribute__(self, attr):
+    ctx = get_ctx(None)
+    if ctx is not None:
+        target = ctx.{field}
+        if target is not None:
+            if attr is GET_CURRENT_OBJECT:
+                return resolve
+            try:
+                return getattr(target, attr)
+            except AttributeError:
+                if attr == GET_CURRENT_OBJECT:
+                    return resolve
+                raise
+    return unbound_getattr(self, attr)
+"""
+# Compared by identity first: attribute names written in code are interned, so the
+# common spelling costs one pointer comparison; a name built at run time still
+# reaches the equality check when the target lacks the attribute.
+_GET_CURRENT_OBJECT = "_get_current_object"
 
-    ``resolve`` raises a ``RuntimeError`` when no suitable context is active; its
-    lookup is inlined in the subclass's ``__getattribute__`` so that the common case,
-    reading an attribute of a bound proxy, costs two Python calls. The error raised by
-    ``resolve`` is the one the user sees, so it should say what to do.
-    """
 
+def _generic_getattribute(resolve: Resolver) -> Callable[[ContextProxy, str], Any]:
     def __getattribute__(self: ContextProxy, attr: str) -> Any:
+        if attr == _GET_CURRENT_OBJECT:
+            return resolve
         try:
             target = resolve()
         except RuntimeError:
@@ -198,6 +217,43 @@ def make_proxy(name: str, resolve: Resolver) -> ContextProxy:
                 return resolve
             raise
 
+    return __getattribute__
+
+
+def _field_getattribute(
+    resolve: Resolver, get_ctx: Callable[[Any], Any], field: str
+) -> Callable[[ContextProxy, str], Any]:
+    if not field.isidentifier():
+        raise ValueError(f"{field!r} is not an attribute name")
+    namespace: dict[str, Any] = {
+        "get_ctx": get_ctx,
+        "resolve": resolve,
+        "unbound_getattr": _generic_getattribute(resolve),
+        "GET_CURRENT_OBJECT": _GET_CURRENT_OBJECT,
+    }
+    exec(_FIELD_GETATTRIBUTE.format(field=field), namespace)
+    return namespace["__getattribute__"]  # type: ignore[no-any-return]
+
+
+def make_proxy(
+    name: str,
+    resolve: Resolver,
+    *,
+    get_ctx: Callable[[Any], Any] | None = None,
+    field: str | None = None,
+) -> ContextProxy:
+    """Build a proxy named ``name`` whose target is what ``resolve()`` returns.
+
+    ``resolve`` raises a ``RuntimeError`` that says what to do when no suitable
+    context is active. When the target is simply ``get_ctx(None).<field>`` (None
+    meaning "not available"), pass ``get_ctx`` and ``field`` too: attribute reads
+    then take a generated fast path that does the lookup inline.
+    """
+    if get_ctx is not None and field is not None:
+        getattribute = _field_getattribute(resolve, get_ctx, field)
+    else:
+        getattribute = _generic_getattribute(resolve)
+
     def __setattr__(self: ContextProxy, attr: str, value: Any) -> None:
         setattr(resolve(), attr, value)
 
@@ -206,7 +262,7 @@ def make_proxy(name: str, resolve: Resolver) -> ContextProxy:
 
     namespace: dict[str, Any] = {
         "__slots__": (),
-        "__getattribute__": __getattribute__,
+        "__getattribute__": getattribute,
         "__setattr__": __setattr__,
         "__delattr__": __delattr__,
         "_kettle_name": name,

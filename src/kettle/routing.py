@@ -122,6 +122,10 @@ class FastMatcher:
             return self._match_static(static, method)
         if path + "/" in self._static:
             return None
+        if path[-1:] == "/" and path[:-1] in self._static:
+            # A static rule without the slash may match it (strict_slashes=False),
+            # ahead of any dynamic rule; Werkzeug decides.
+            return None
         found: _DynamicRule | None = None
         values: dict[str, str] = {}
         for candidate in self._candidates(path):

@@ -144,9 +144,12 @@ class KettleClient(werkzeug.test.Client):
         self._kept = last
 
     def _let_go_kept(self) -> None:
-        for ctx in self._handed_over:
+        # Clear in place: the environ of the request about to run is already bound
+        # to this list's ``append`` (see ``_with_base``).
+        handed_over = list(self._handed_over)
+        self._handed_over.clear()
+        for ctx in handed_over:
             ctx.release()
-        self._handed_over = []
         kept, self._kept = self._kept, None
         if kept is not None:
             try:

@@ -14,7 +14,10 @@ from .globals import _cv_app
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
-__all__ = ["Request", "Response"]
+__all__ = ["DirectResponse", "Request", "Response"]
+
+#: The Content-Type of a ``str`` returned by a view.
+HTML_UTF8 = "text/html; charset=utf-8"
 
 
 def _config_value(key: str, default: Any) -> Any:
@@ -130,3 +133,28 @@ class Response(_WerkzeugResponse):
     def max_cookie_size(self) -> int:  # type: ignore[override]
         """The largest cookie allowed without a warning, from ``MAX_COOKIE_SIZE``."""
         return _config_value("MAX_COOKIE_SIZE", 4093)  # type: ignore[no-any-return]
+
+
+class DirectResponse:
+    """A finished response with a buffered body, written without a ``Response`` object.
+
+    Dispatch returns one instead of a :class:`Response` only when nothing can tell
+    the difference: the view returned a plain ``str`` or ``dict``, and no
+    ``after_request`` function, session or ``request_finished`` receiver would see
+    the response object. The bytes on the wire are the same.
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, body: bytes, content_type: str, status: str = "200 OK") -> None:
+        self.body = body
+        self.status = status
+        self.headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Any
+    ) -> list[bytes]:
+        start_response(self.status, self.headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [self.body]

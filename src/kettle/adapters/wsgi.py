@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch import drive, handle_request
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from ..app import Kettle
     from ..typing import StartResponse, WSGIEnvironment
 
-__all__ = ["PRESERVE_CONTEXT_KEY", "serve_wsgi"]
+__all__ = ["PRESERVE_CONTEXT_KEY", "run_dev_server", "serve_wsgi"]
 
 #: An environ key whose value, a callable, receives the request's context before it
 #: is popped; the receiver holds the context (see ``AppContext.retain``) and must
@@ -38,3 +38,21 @@ def serve_wsgi(
     finally:
         if ctx.is_pushed:
             ctx.pop(error)
+
+
+def run_dev_server(
+    app: Kettle,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    debug: bool | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``app`` with Werkzeug's development server (threaded; not for production)."""
+    from werkzeug.serving import run_simple
+
+    if debug is not None:
+        app.debug = bool(debug)
+    options.setdefault("use_reloader", app.debug)
+    options.setdefault("use_debugger", app.debug)
+    options.setdefault("threaded", True)
+    run_simple(host, port, app, **options)

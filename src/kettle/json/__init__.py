@@ -15,7 +15,7 @@ from ..globals import _cv_app
 from .provider import DefaultJSONProvider
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
+    from ..wrappers import Response
 
 __all__ = ["dump", "dumps", "jsonify", "load", "loads"]
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json
+import json.encoder
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any
 
 from werkzeug.http import http_date
+from werkzeug.utils import get_content_type
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
-
     from ..app import Kettle
+    from ..wrappers import Response
 
 __all__ = ["DefaultJSONProvider", "JSONProvider"]
 
@@ -57,10 +59,12 @@ class JSONProvider:
         One positional argument is serialized as it is, several become a list,
         keyword arguments become an object. Mixing both raises ``TypeError``.
         """
-        return self._app.response_class(
-            self.dumps(_response_value(args, kwargs)) + "\n",
-            mimetype="application/json",
-        )
+        body, content_type = self.encode_response(_response_value(args, kwargs))
+        return self._app.response_class(body, content_type=content_type)
+
+    def encode_response(self, value: Any) -> tuple[str, str]:
+        """The body and ``Content-Type`` of a JSON response holding ``value``."""
+        return self.dumps(value) + "\n", "application/json"
 
 
 def _response_value(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -111,8 +115,9 @@ class DefaultJSONProvider(JSONProvider):
 
     def __init__(self, app: Kettle) -> None:
         super().__init__(app)
-        self._dumps_encoder: tuple[tuple[Any, ...], json.JSONEncoder] | None = None
-        self._response_encoder: tuple[tuple[Any, ...], json.JSONEncoder] | None = None
+        self._dumps_cache: tuple[tuple[Any, ...], _Encode] | None = None
+        self._response_cache: tuple[tuple[Any, ...], _Encode] | None = None
+        self._content_type_cache: tuple[str, str] = ("", "")
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialize ``obj`` to JSON with this provider's settings.
@@ -124,59 +129,102 @@ class DefaultJSONProvider(JSONProvider):
             kwargs.setdefault("ensure_ascii", self.ensure_ascii)
             kwargs.setdefault("sort_keys", self.sort_keys)
             return json.dumps(obj, **kwargs)
-        return self._encoder_for_dumps().encode(obj)
+        key = (self.default, self.ensure_ascii, self.sort_keys)
+        cached = self._dumps_cache
+        if cached is None or cached[0] != key:
+            cached = self._dumps_cache = (key, _compile(*key, None, (", ", ": ")))
+        return cached[1](obj)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse the JSON document ``s`` (text or UTF-8/16/32 bytes)."""
         return json.loads(s, **kwargs)
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        """Build a JSON response from the arguments (see :meth:`JSONProvider.response`).
+    # PERF: this runs for every JSON view. The encoder and the content type are
+    # built once and reused while the settings they come from stay the same, so
+    # changing an attribute or ``app.debug`` still takes effect on the next call.
+    def encode_response(self, value: Any) -> tuple[str, str]:
+        """The body and ``Content-Type`` of :meth:`response` for ``value``.
 
         The body is indented when ``compact`` is False, or when it is None and the
-        app is in debug mode; otherwise it is as short as possible.
+        app is in debug mode; otherwise it is as short as possible. A subclass
+        that overrides :meth:`dumps` has it called with ``indent`` or
+        ``separators`` to choose the layout.
         """
-        body = self._encoder_for_response().encode(_response_value(args, kwargs))
-        return self._app.response_class(body + "\n", mimetype=self.mimetype)
-
-    def _settings(self) -> tuple[Any, ...]:
-        return (self.default, self.ensure_ascii, self.sort_keys)
-
-    # PERF: encoders are built once and reused while the settings they were built
-    # from stay the same; json.dumps with any option builds a new one per call.
-    def _encoder_for_dumps(self) -> json.JSONEncoder:
-        settings = self._settings()
-        cached = self._dumps_encoder
-        if cached is not None and cached[0] == settings:
-            return cached[1]
-        encoder = _make_encoder(settings, indent=None, separators=(", ", ": "))
-        self._dumps_encoder = (settings, encoder)
-        return encoder
-
-    def _encoder_for_response(self) -> json.JSONEncoder:
         compact = self.compact
         if compact is None:
             compact = not self._app.debug
-        settings = (*self._settings(), compact)
-        cached = self._response_encoder
-        if cached is not None and cached[0] == settings:
-            return cached[1]
+        if type(self).dumps is not DefaultJSONProvider.dumps:
+            return self._dumps_override(value, compact), self._content_type()
+        key = (self.default, self.ensure_ascii, self.sort_keys, compact)
+        cached = self._response_cache
+        if cached is None or cached[0] != key:
+            cached = self._response_cache = (key, _compile_for_response(key))
+        return cached[1](value) + "\n", self._content_type()
+
+    def _dumps_override(self, value: Any, compact: bool) -> str:
         if compact:
-            encoder = _make_encoder(settings, indent=None, separators=(",", ":"))
-        else:
-            encoder = _make_encoder(settings, indent=2, separators=(",", ": "))
-        self._response_encoder = (settings, encoder)
-        return encoder
+            return self.dumps(value, separators=(",", ":")) + "\n"
+        return self.dumps(value, indent=2) + "\n"
+
+    def _content_type(self) -> str:
+        mimetype = self.mimetype
+        cached = self._content_type_cache
+        if cached[0] != mimetype:
+            cached = self._content_type_cache = (
+                mimetype,
+                get_content_type(mimetype, "utf-8"),
+            )
+        return cached[1]
 
 
-def _make_encoder(
-    settings: tuple[Any, ...], indent: int | None, separators: tuple[str, str]
-) -> json.JSONEncoder:
-    default, ensure_ascii, sort_keys = settings[:3]
-    return json.JSONEncoder(
+_Encode = Callable[[Any], str]
+
+
+def _compile_for_response(key: tuple[Any, ...]) -> _Encode:
+    default, ensure_ascii, sort_keys, compact = key
+    if compact:
+        return _compile(default, ensure_ascii, sort_keys, None, (",", ":"))
+    return _compile(default, ensure_ascii, sort_keys, 2, (",", ": "))
+
+
+def _compile(
+    default: Callable[[Any], Any],
+    ensure_ascii: bool,
+    sort_keys: bool,
+    indent: int | None,
+    separators: tuple[str, str],
+) -> _Encode:
+    """Build a function that encodes a value with these settings.
+
+    Unindented output goes straight to the C encoder of :mod:`json`, built once;
+    ``JSONEncoder.encode`` would set one up again on every call.
+    """
+    checked = json.JSONEncoder(
         default=default,
         ensure_ascii=ensure_ascii,
         sort_keys=sort_keys,
         indent=indent,
         separators=separators,
     )
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if indent is not None or make_encoder is None:
+        return checked.encode
+    encode_string = (
+        json.encoder.encode_basestring_ascii
+        if ensure_ascii
+        else json.encoder.encode_basestring
+    )
+    # No circular-reference markers: a shared markers dict is not thread-safe.
+    fast = make_encoder(
+        None, default, encode_string, None, separators[1], separators[0],
+        sort_keys, False, True,
+    )  # fmt: skip
+
+    def encode(obj: Any) -> str:
+        try:
+            return "".join(fast(obj, 0))
+        except RecursionError:
+            # Without markers a cycle recurses; the checked encoder names it.
+            return checked.encode(obj)
+
+    return encode

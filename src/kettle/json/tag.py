@@ -165,7 +165,7 @@ class TagBytes(JSONTag):
 
 
 class TagMarkup(JSONTag):
-    """An object with an ``__html__`` method, read back as :class:`~markupsafe.Markup`."""
+    """An object with an ``__html__`` method, read back as ``Markup``."""
 
     __slots__ = ()
     key = " m"
@@ -212,6 +212,12 @@ class TagDateTime(JSONTag):
         return parse_date(value)
 
 
+_BUILTIN_TAGS = frozenset(
+    {TagDict, PassDict, TagTuple, PassList, TagBytes, TagMarkup, TagUUID, TagDateTime}
+)
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 class TaggedJSONSerializer:
     """Write and read JSON that keeps the types of its registered tags.
 
@@ -237,11 +243,17 @@ class TaggedJSONSerializer:
         self.tags: dict[str, JSONTag] = {}
         #: All tags in the order they are tried when writing.
         self.order: list[JSONTag] = []
+        # Exact types passed through untouched; emptied by a tag of the user's,
+        # which might handle them.
+        self._plain_types: frozenset[type] = _PLAIN_TYPES
         self._encoder = json.JSONEncoder(
             separators=(",", ":"),
             sort_keys=True,
             default=DefaultJSONProvider.default,
         )
+        # The decoder calls the hook on the innermost objects first, so a tag's
+        # content is already rebuilt when its own object is untagged.
+        self._decoder = json.JSONDecoder(object_hook=self.untag)
         for tag_class in self.default_tags:
             self.register(tag_class)
 
@@ -250,28 +262,44 @@ class TaggedJSONSerializer:
     ) -> None:
         """Add a tag type to this serializer.
 
-        ``force`` replaces an existing tag with the same key instead of raising
-        ``KeyError``. ``index`` places the tag at that position in the order tags
-        are tried; by default it is tried last. Put a tag before the built-in ones
-        to handle a subclass of a type they already handle.
+        ``force`` replaces the tag registered with the same key, instead of raising
+        ``KeyError``; the new tag takes the old one's place in the order. ``index``
+        places the tag at that position in the order tags are tried; by default it
+        is tried last. Put a tag before the built-in ones to handle a subclass of
+        a type they already handle.
         """
         tag = tag_class(self)
-        key = tag.key
-        if key:
-            if not force and key in self.tags:
-                raise KeyError(
-                    f"A tag with the key {key!r} is already registered"
-                    f" ({type(self.tags[key]).__name__}). Pass force=True to"
-                    " replace it, or give the new tag another key."
-                )
-            self.tags[key] = tag
+        replaced = self._replaced_by(tag, force)
+        if replaced is not None and index is None:
+            index = self.order.index(replaced)
+        if replaced is not None:
+            self.order.remove(replaced)
         if index is None:
             self.order.append(tag)
         else:
             self.order.insert(index, tag)
+        if tag_class not in _BUILTIN_TAGS:
+            self._plain_types = frozenset()
+
+    def _replaced_by(self, tag: JSONTag, force: bool) -> JSONTag | None:
+        key = tag.key
+        if not key:
+            return None
+        old = self.tags.get(key)
+        if old is not None and not force:
+            raise KeyError(
+                f"A tag with the key {key!r} is already registered"
+                f" ({type(old).__name__}). Pass force=True to replace it, or give"
+                " the new tag another key."
+            )
+        self.tags[key] = tag
+        return old
 
     def tag(self, value: Any) -> Any:
         """Convert ``value`` into plain JSON data, tagging the types that need it."""
+        # PERF: no built-in tag handles these exact types, so skip trying each one.
+        if type(value) in self._plain_types:
+            return value
         for tag in self.order:
             if tag.check(value):
                 return tag.tag(value)
@@ -293,6 +321,6 @@ class TaggedJSONSerializer:
 
     def loads(self, value: str | bytes) -> Any:
         """Parse tagged JSON and rebuild the tagged values."""
-        # The decoder calls the hook on the innermost objects first, so a tag's
-        # content is already rebuilt when its own object is untagged.
+        if isinstance(value, str):
+            return self._decoder.decode(value)
         return json.loads(value, object_hook=self.untag)
