@@ -1,4 +1,4 @@
-"""A small Kettle app: ``python examples/hello.py [--port N]`` serves it on 127.0.0.1."""
+"""A small Kettle app; ``python examples/hello.py [--port N]`` serves it locally."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_only_app_py_imports_the_adapters(path: Path) -> None:
 
 
 def _context_var_uses(path: Path) -> tuple[int, set[str]]:
-    """How often ``path`` creates a ContextVar, and which methods it calls on _cv_app."""
+    """How often ``path`` creates a ContextVar; which methods it calls on _cv_app."""
     tree = ast.parse(path.read_text())
     created = 0
     methods: set[str] = set()

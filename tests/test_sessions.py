@@ -756,3 +756,13 @@ def test_cookies_are_interchangeable_with_flask(kettle_app: Kettle) -> None:
     assert kettle_client.get("/get-typed").text == "True"
     flask_client.set_cookie("session", kettle_cookie.value)
     assert flask_client.get("/get").text == "True"
+
+
+def test_app_session_transaction_round_trip(kettle_app: Kettle) -> None:
+    client = kettle_app.test_client()
+    with client.session_transaction() as sess:
+        sess["user"] = "grace"
+    assert client.get("/get/user").text == "'grace'"
+    client.get("/set/role/admin")
+    with client.session_transaction() as sess:
+        assert dict(sess) == {"user": "grace", "role": "admin"}

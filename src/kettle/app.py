@@ -1,4 +1,4 @@
-"""The ``Kettle`` application: configuration, registries and the hook points of dispatch."""
+"""The ``Kettle`` application: configuration, registries and dispatch's hook points."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from werkzeug.exceptions import BadRequestKeyError, HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
@@ -51,8 +51,8 @@ R = TypeVar("R")
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
-def _as_timedelta(value: timedelta | int | None) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
+def _as_timedelta(value: timedelta | int) -> timedelta:
+    if isinstance(value, timedelta):
         return value
     return timedelta(seconds=value)
 
@@ -137,7 +137,7 @@ class Kettle(Scaffold):
             path = getattr(sys.modules["__main__"], "__file__", None)
             if path is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(path))[0]
+            return os.path.splitext(os.path.basename(str(path)))[0]
         return self.import_name
 
     @property
@@ -169,7 +169,7 @@ class Kettle(Scaffold):
 
     def open_instance_resource(self, resource: str, mode: str = "rb") -> Any:
         """Open a file relative to the instance folder."""
-        return open(os.path.join(self.instance_path, resource), mode)  # noqa: SIM115
+        return open(os.path.join(self.instance_path, resource), mode)
 
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_first_request:
@@ -263,7 +263,7 @@ class Kettle(Scaffold):
         return None
 
     def match_request(self, ctx: AppContext, request: Request) -> None:
-        """Match ``request``'s URL, storing the rule and values, or the routing error."""
+        """Match the request's URL; store the rule and values, or the routing error."""
         if self.config["TRUSTED_HOSTS"] is not None:
             request.trusted_hosts = self.config["TRUSTED_HOSTS"]
             try:
@@ -314,7 +314,9 @@ class Kettle(Scaffold):
                 endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
             external = _external if _external is not None else _scheme is not None
         else:
-            adapter = ctx.url_adapter if ctx is not None else self.create_url_adapter(None)
+            adapter = (
+                ctx.url_adapter if ctx is not None else self.create_url_adapter(None)
+            )
             if adapter is None:
                 raise RuntimeError(
                     f"Unable to build the URL of {endpoint!r} outside a request: set"
@@ -323,15 +325,24 @@ class Kettle(Scaffold):
                     " request."
                 )
             external = _external if _external is not None else True
+        assert adapter is not None  # a request's context always has one
         if _scheme is not None and not external:
-            raise ValueError("'_scheme' only applies to external URLs: pass _external=True.")
+            raise ValueError(
+                "'_scheme' only applies to external URLs: pass _external=True."
+            )
         self.inject_url_defaults(endpoint, values)
         try:
             url = adapter.build(
-                endpoint, values, method=_method, url_scheme=_scheme, force_external=external
+                endpoint,
+                values,
+                method=_method,
+                url_scheme=_scheme,
+                force_external=external,
             )
         except BuildError as error:
-            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            values.update(
+                _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
+            )
             return self.handle_url_build_error(error, endpoint, values)
         if _anchor is not None:
             from urllib.parse import quote
@@ -352,7 +363,7 @@ class Kettle(Scaffold):
     def handle_url_build_error(
         self, error: BuildError, endpoint: str, values: dict[str, Any]
     ) -> str:
-        """Ask the ``url_build_error_handlers`` for a URL; re-raise if none gives one."""
+        """Ask ``url_build_error_handlers`` for a URL; re-raise if none gives one."""
         for handler in self.url_build_error_handlers:
             try:
                 rv = handler(error, endpoint, values)
@@ -366,7 +377,7 @@ class Kettle(Scaffold):
     # -- contexts --------------------------------------------------------------------
 
     def app_context(self) -> AppContext:
-        """A new, unpushed application context; use it as ``with app.app_context():``."""
+        """A new, unpushed application context: ``with app.app_context():``."""
         return AppContext(self)
 
     def request_context(self, environ: WSGIEnvironment) -> AppContext:
@@ -384,16 +395,18 @@ class Kettle(Scaffold):
             builder.close()
 
     def test_client(self, use_cookies: bool = True, **kwargs: Any) -> KettleClient:
-        """A Werkzeug test client for this app; ``with client:`` keeps the last context."""
+        """A test client for this app; ``with client:`` keeps the last context."""
         cls = self.test_client_class
         if cls is None:
-            from .testing import KettleClient as cls  # type: ignore[assignment]
-        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)  # type: ignore[misc, return-value]
+            from .testing import KettleClient
+
+            cls = KettleClient
+        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)  # type: ignore[return-value]
 
     # -- sync execution of user callables --------------------------------------------
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Return ``func`` as a sync callable: coroutine functions run on a thread loop."""
+        """``func`` as a sync callable: coroutine functions run on a thread loop."""
         if inspect.iscoroutinefunction(func):
             return self.async_to_sync(func)
         return func
@@ -455,7 +468,7 @@ class Kettle(Scaffold):
         self.logger.error(f"Exception{where}", exc_info=exc_info)
 
     def trap_http_exception(self, e: Exception) -> bool:
-        """Whether an HTTP error should propagate like any other error (TRAP_* config)."""
+        """Whether an HTTP error propagates like any other error (TRAP_* config)."""
         return isinstance(e, HTTPException) and dispatch._trapped(self, e)
 
     def send_static_file(self, filename: str) -> Response:
@@ -470,12 +483,14 @@ class Kettle(Scaffold):
 
     @setupmethod
     def teardown_appcontext(self, f: TeardownCallable) -> TeardownCallable:
-        """Run ``f`` when any context of this app ends, with the unhandled error or None."""
+        """Run ``f`` as a context of this app ends, with its unhandled error or None."""
         self.teardown_appcontext_funcs.append(f)
         return f
 
-    def run_teardown(self, ctx: AppContext, exc: BaseException | None) -> list[BaseException]:
-        """Run the teardown of ``ctx`` (active in the caller); return the errors raised."""
+    def run_teardown(
+        self, ctx: AppContext, exc: BaseException | None
+    ) -> list[BaseException]:
+        """Run the teardown of ``ctx`` (active in the caller); return its errors."""
         errors: list[BaseException] = []
         req = ctx._request
         if req is not None:
@@ -515,7 +530,11 @@ class Kettle(Scaffold):
         self._call_collecting(errors, req.close)
 
     def _call_collecting(
-        self, errors: list[BaseException], func: Callable[..., Any], *args: Any, **kwargs: Any
+        self,
+        errors: list[BaseException],
+        func: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         try:
             result = func(*args, **kwargs)
@@ -525,17 +544,21 @@ class Kettle(Scaffold):
             errors.append(e)
 
     def raise_teardown_errors(self, errors: list[BaseException]) -> None:
-        """Raise the errors of a teardown together (see :func:`kettle.errors.raise_collected`)."""
+        """Raise the errors of a teardown together (see ``errors.raise_collected``)."""
         raise_collected("Errors during context teardown", errors)
 
-    def do_teardown_request(self, ctx: AppContext | None = None, exc: BaseException | None = None) -> None:
+    def do_teardown_request(
+        self, ctx: AppContext | None = None, exc: BaseException | None = None
+    ) -> None:
         """Run the ``teardown_request`` functions of the active request now."""
         ctx = self._ctx_or_active(ctx)
         errors: list[BaseException] = []
         self._teardown_request_steps(ctx, ctx.request, exc, errors)
         raise_collected("Errors during request teardown", errors)
 
-    def do_teardown_appcontext(self, ctx: AppContext | None = None, exc: BaseException | None = None) -> None:
+    def do_teardown_appcontext(
+        self, ctx: AppContext | None = None, exc: BaseException | None = None
+    ) -> None:
         """Run the ``teardown_appcontext`` functions now."""
         errors: list[BaseException] = []
         for func in reversed(self.teardown_appcontext_funcs):
@@ -562,7 +585,7 @@ class Kettle(Scaffold):
         debug: bool | None = None,
         **options: Any,
     ) -> None:
-        """Serve the app with Werkzeug's development server; use a real server in production."""
+        """Serve the app with Werkzeug's development server (not for production)."""
         run_dev_server(self, host, port, debug, **options)
 
     def redirect(self, location: str, code: int = 303) -> BaseResponse:
@@ -571,4 +594,3 @@ class Kettle(Scaffold):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-

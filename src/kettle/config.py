@@ -81,7 +81,9 @@ class Config(dict[str, Any]):
     """
 
     def __init__(
-        self, root_path: str | os.PathLike[str], defaults: Mapping[str, Any] | None = None
+        self,
+        root_path: str | os.PathLike[str],
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(defaults or {})
         self.root_path = os.fspath(root_path)
@@ -126,7 +128,9 @@ class Config(dict[str, Any]):
             target = target.setdefault(part, {})
         target[last] = value
 
-    def from_pyfile(self, filename: str | os.PathLike[str], silent: bool = False) -> bool:
+    def from_pyfile(
+        self, filename: str | os.PathLike[str], silent: bool = False
+    ) -> bool:
         """Run a Python file and load its upper-case names."""
         path = os.path.join(self.root_path, filename)
         module = types.ModuleType("config")

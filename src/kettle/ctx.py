@@ -1,4 +1,4 @@
-"""The unified context: one ``AppContext`` for the app, the request, the session and ``g``.
+"""The unified context: one ``AppContext`` for app, request, session and ``g``.
 
 A context is *active* in a thread or task while it is the value of
 :data:`kettle.globals._cv_app` there; ``push()`` and ``pop()`` make it so, by token,
@@ -213,7 +213,7 @@ class AppContext:
         self.app.match_request(self, self.request)
 
     def copy(self) -> AppContext:
-        """A new, unpushed context for the same app, request and session, with a fresh g."""
+        """A new, unpushed context with the same app, request and session; a fresh g."""
         return type(self)(self.app, request=self._request, session=self._session)
 
     # -- activation ------------------------------------------------------------------
@@ -237,7 +237,9 @@ class AppContext:
         self._token = _cv_app.set(self)
         self._depth = 1
         if signals.appcontext_pushed.receivers:
-            signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+            signals.appcontext_pushed.send(
+                self.app, _async_wrapper=self.app.ensure_sync
+            )
         if self._request is not None and self._request.url_rule is None:
             self.app.match_request(self, self._request)
 
@@ -417,7 +419,8 @@ def copy_current_request_context(f: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(f)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        return ctx.run(ctx.app.ensure_sync(f), *args, **kwargs)
+        call: Callable[P, R] = ctx.app.ensure_sync(f)
+        return ctx.run(call, *args, **kwargs)
 
     weakref.finalize(wrapper, ctx.release)
     return wrapper

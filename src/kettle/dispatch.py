@@ -55,8 +55,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Step",
     "drive",
-    "find_error_handler",
     "finalize",
+    "finalize_response",
+    "find_error_handler",
     "handle_exception",
     "handle_request",
     "handle_user_exception",
@@ -97,7 +98,7 @@ def drive(app: Kettle, pipeline: Pipeline[T]) -> T:
 # -- the request -------------------------------------------------------------------
 
 
-def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response]:
+def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectResponse]:
     """Push ``ctx`` and handle its request, returning the final response.
 
     An exception that no error handler dealt with is recorded on the context, for
@@ -166,7 +167,7 @@ def dispatch_view(app: Kettle, ctx: AppContext, req: Request) -> Pipeline[Any]:
     assert rule is not None  # matching sets a rule or an error
     if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
         return app.make_default_options_response(ctx)
-    view = app.view_functions[rule.endpoint]  # type: ignore[index]
+    view = app.view_functions[rule.endpoint]
     return (yield view, (), req.view_args or _NO_KWARGS)
 
 
@@ -176,7 +177,7 @@ def dispatch_view(app: Kettle, ctx: AppContext, req: Request) -> Pipeline[Any]:
 def find_error_handler(
     app: Kettle, e: BaseException, blueprints: list[str]
 ) -> Callable[[Any], Any] | None:
-    """The most specific handler for ``e``: by code, then along the MRO; innermost first."""
+    """The most specific handler of ``e``: by code, then by MRO; innermost first."""
     exc_class = type(e)
     code = e.code if isinstance(e, HTTPException) else None
     scopes = (*blueprints, None)
@@ -197,7 +198,9 @@ def _blueprints_of(ctx: AppContext) -> list[str]:
     return [] if req is None else req.blueprints
 
 
-def handle_http_exception(app: Kettle, ctx: AppContext, e: HTTPException) -> Pipeline[Any]:
+def handle_http_exception(
+    app: Kettle, ctx: AppContext, e: HTTPException
+) -> Pipeline[Any]:
     """Find and call the handler of an HTTP error; the error itself is the default."""
     if e.code is None or isinstance(e, RoutingException):
         return e
@@ -221,7 +224,7 @@ def _trapped(app: Kettle, e: HTTPException) -> bool:
 
 
 def handle_user_exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Any]:
-    """Handle an exception raised while dispatching; re-raise it if nothing handles it."""
+    """Handle an exception raised while dispatching; re-raise it if unhandled."""
     if isinstance(e, BadRequestKeyError) and (
         app.debug or app.config["TRAP_BAD_REQUEST_ERRORS"]
     ):
@@ -264,10 +267,12 @@ def handle_exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Res
     rv: Any = server_error
     if handler is not None:
         rv = yield handler, (server_error,), _NO_KWARGS
-    return (yield from finalize(app, ctx, rv, from_error_handler=True))
+    return (yield from finalize_response(app, ctx, rv, from_error_handler=True))
 
 
-def _exception(app: Kettle, ctx: AppContext, e: Exception) -> Pipeline[Response]:
+def _exception(
+    app: Kettle, ctx: AppContext, e: Exception
+) -> Pipeline[Response | DirectResponse]:
     override = app.__dict__.get("handle_exception")
     if override is not None:
         rv = yield override, (e,), _NO_KWARGS
@@ -306,13 +311,23 @@ def _direct_response(app: Kettle, ctx: AppContext, rv: Any) -> DirectResponse | 
 
 
 def finalize(
-    app: Kettle, ctx: AppContext, rv: Any, from_error_handler: bool = False
+    app: Kettle, ctx: AppContext, rv: Any
 ) -> Pipeline[Response | DirectResponse]:
     """Make the response, run the after-request functions, save the session."""
-    if not from_error_handler:
-        direct = _direct_response(app, ctx, rv)
-        if direct is not None:
-            return direct
+    direct = _direct_response(app, ctx, rv)
+    if direct is not None:
+        return direct
+    return (yield from finalize_response(app, ctx, rv))
+
+
+def finalize_response(
+    app: Kettle, ctx: AppContext, rv: Any, from_error_handler: bool = False
+) -> Pipeline[Response]:
+    """:func:`finalize`, always with a response object.
+
+    After an error handler (``from_error_handler``), an error raised here is logged
+    rather than raised, so that the error response still goes out.
+    """
     response = make_response(app, rv, ctx)
     try:
         if ctx._after_request_functions or app.after_request_funcs:
@@ -326,12 +341,16 @@ def finalize(
     except Exception:
         if not from_error_handler:
             raise
-        app.logger.exception("Request finalizing failed with an error while handling an error")
+        app.logger.exception(
+            "Request finalizing failed with an error while handling an error"
+        )
     return response
 
 
-def process_response(app: Kettle, ctx: AppContext, response: Response) -> Pipeline[Response]:
-    """Pass the response through ``after_this_request`` and ``after_request`` functions."""
+def process_response(
+    app: Kettle, ctx: AppContext, response: Response
+) -> Pipeline[Response]:
+    """Pass the response through the after-this-request and after-request functions."""
     # Taken, not just read: they run once, not again for the 500 of a failed finalize.
     funcs, ctx._after_request_functions = ctx._after_request_functions, []
     for func in funcs:
@@ -361,28 +380,31 @@ def make_response(app: Kettle, rv: Any, ctx: AppContext | None = None) -> Respon
     """
     status: Any = None
     headers: Any = None
+    response: Response
     if type(rv) is tuple:
         rv, status, headers = _unpack_tuple(rv)
     cls = app.response_class
     if type(rv) is not cls:
-        if isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, Iterator):
-            response = cls(rv, status=status, headers=headers)
-            return response
-        rv = _convert_other(app, rv, ctx)
+        if isinstance(rv, (str, bytes, bytearray, Iterator)):
+            return cls(rv, status=status, headers=headers)  # type: ignore[arg-type]
+        response = _convert_other(app, rv, ctx)
+    else:
+        response = rv
     if status is not None:
         if isinstance(status, (str, bytes, bytearray)):
-            rv.status = status  # type: ignore[assignment]
+            response.status = status  # type: ignore[assignment]
         else:
-            rv.status_code = status
+            response.status_code = status
     if headers:
-        rv.headers.update(headers)
-    return rv  # type: ignore[no-any-return]
+        response.headers.update(headers)
+    return response
 
 
 def _unpack_tuple(rv: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     size = len(rv)
     if size == 3:
-        return rv  # type: ignore[return-value]
+        body, status, headers = rv
+        return body, status, headers
     if size == 2:
         body, extra = rv
         if isinstance(extra, (Headers, dict, tuple, list)):
@@ -404,7 +426,7 @@ def _convert_other(app: Kettle, rv: Any, ctx: AppContext | None) -> Response:
             " response: it returned None or ended without a return statement."
         )
     if isinstance(rv, (dict, list)):
-        return app.json.response(rv)  # type: ignore[no-any-return]
+        return app.json.response(rv)
     if isinstance(rv, BaseResponse) or callable(rv):
         environ = None if ctx is None or ctx._request is None else ctx._request.environ
         try:

@@ -61,5 +61,6 @@ def raise_collected(message: str, errors: Sequence[BaseException]) -> None:
         if not isinstance(error, Exception):
             raise error
     if sys.version_info >= (3, 11):
-        raise ExceptionGroup(message, [e for e in errors if isinstance(e, Exception)])
+        group = ExceptionGroup  # noqa: F821 -- a builtin from Python 3.11 on
+        raise group(message, [e for e in errors if isinstance(e, Exception)])
     raise errors[0]

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from .sessions import SessionMixin
     from .wrappers import Request
 
-__all__ = ["_cv_app", "app_ctx", "current_app", "g", "request", "request_ctx", "session"]
+__all__ = [
+    "_cv_app",
+    "app_ctx",
+    "current_app",
+    "g",
+    "request",
+    "request_ctx",
+    "session",
+]
 
 _cv_app: ContextVar[AppContext] = ContextVar("kettle.app_ctx")
 _get_ctx = _cv_app.get
@@ -70,8 +78,7 @@ def _outside_request(name: str, ctx: AppContext | None) -> UnboundProxyError:
         f"Working outside of request context: '{name}' needs an HTTP request, but"
         f" {detail}.\n\nThe request globals work in views, request hooks and"
         " teardown functions. To simulate a request in a test or a script, use"
-        " `with app.test_request_context('/path'):`."
-        + _handover_hint()
+        " `with app.test_request_context('/path'):`." + _handover_hint()
     )
 
 

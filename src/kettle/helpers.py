@@ -1,4 +1,4 @@
-"""Helpers used in views: URLs, responses, redirects, aborts, files, streaming, flashing."""
+"""Helpers for views: URLs, responses, redirects, aborts, files, streams, flashes."""
 
 from __future__ import annotations
 
@@ -67,10 +67,14 @@ def make_response(*args: Any) -> Response:
         return current_app.response_class()
     if len(args) == 1:
         return current_app.make_response(args[0])
-    return current_app.make_response(args)  # type: ignore[arg-type]
+    return current_app.make_response(args)
 
 
-def redirect(location: str, code: int = 303, Response: type[BaseResponse] | None = None) -> BaseResponse:  # noqa: N803
+def redirect(
+    location: str,
+    code: int = 303,
+    Response: type[BaseResponse] | None = None,  # noqa: N803 -- Flask's spelling
+) -> BaseResponse:
     """A redirect response to ``location``; 303 See Other by default."""
     ctx = _cv_app.get(None)
     if ctx is not None and Response is None:
@@ -83,14 +87,17 @@ def abort(code: int | BaseResponse, *args: Any, **kwargs: Any) -> NoReturn:
     _werkzeug_abort(code, *args, **kwargs)
 
 
-def send_file(path_or_file: Any, *args: Any, **kwargs: Any) -> Response:
-    """Send a file's contents to the client; see Werkzeug's ``send_file``."""
+def send_file(path_or_file: Any, **kwargs: Any) -> Response:
+    """Send a file's contents to the client; see Werkzeug's ``send_file``.
+
+    Keyword arguments (``mimetype``, ``as_attachment``, ``download_name``,
+    ``conditional``, ``etag``, ``last_modified``, ``max_age``) go to Werkzeug.
+    """
     app = current_app
     kwargs.setdefault("max_age", app.config["SEND_FILE_MAX_AGE_DEFAULT"])
     return _werkzeug_send_file(  # type: ignore[return-value]
         path_or_file,
         request.environ,
-        *args,
         use_x_sendfile=app.config["USE_X_SENDFILE"],
         response_class=app.response_class,
         _root_path=app.root_path,
@@ -193,7 +200,9 @@ def get_flashed_messages(
         raise ContextError("get_flashed_messages needs an active request.")
     flashes = ctx._flashes
     if flashes is None:
-        flashes = ctx._flashes = session.pop("_flashes", []) if "_flashes" in session else []
+        flashes = ctx._flashes = (
+            session.pop("_flashes", []) if "_flashes" in session else []
+        )
     if category_filter:
         allowed = set(category_filter)
         flashes = [item for item in flashes if item[0] in allowed]

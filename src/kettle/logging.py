@@ -25,7 +25,9 @@ def _errors_stream() -> TextIO:
 
 
 #: The WSGI server's error stream during a request, ``sys.stderr`` otherwise.
-wsgi_errors_stream: TextIO = cast(TextIO, make_proxy("wsgi_errors_stream", _errors_stream))
+wsgi_errors_stream: TextIO = cast(
+    TextIO, make_proxy("wsgi_errors_stream", _errors_stream)
+)
 
 
 def has_level_handler(logger: logging.Logger) -> bool:

@@ -1,4 +1,4 @@
-"""The proxy type behind ``current_app``, ``g``, ``request``, ``session`` and ``app_ctx``.
+"""The proxy type behind ``current_app``, ``g``, ``request``, ``session``, ``app_ctx``.
 
 A proxy forwards every operation to an object found in the active context. Werkzeug's
 ``LocalProxy`` does this generically and costs about a microsecond per access; here each
@@ -157,7 +157,7 @@ _IN_PLACE = {
     "ior": operator.ior,
     "ixor": operator.ixor,
 }
-_UNARY = {
+_UNARY: dict[str, Callable[[Any], Any]] = {
     "neg": operator.neg,
     "pos": operator.pos,
     "abs": operator.abs,
@@ -199,7 +199,7 @@ _GET_CURRENT_OBJECT = "_get_current_object"
 
 
 def _generic_getattribute(resolve: Resolver) -> Callable[[ContextProxy, str], Any]:
-    def __getattribute__(self: ContextProxy, attr: str) -> Any:
+    def __getattribute__(self: ContextProxy, attr: str) -> Any:  # noqa: N807
         if attr == _GET_CURRENT_OBJECT:
             return resolve
         try:
@@ -254,10 +254,10 @@ def make_proxy(
     else:
         getattribute = _generic_getattribute(resolve)
 
-    def __setattr__(self: ContextProxy, attr: str, value: Any) -> None:
+    def __setattr__(self: ContextProxy, attr: str, value: Any) -> None:  # noqa: N807
         setattr(resolve(), attr, value)
 
-    def __delattr__(self: ContextProxy, attr: str) -> None:
+    def __delattr__(self: ContextProxy, attr: str) -> None:  # noqa: N807
         delattr(resolve(), attr)
 
     namespace: dict[str, Any] = {

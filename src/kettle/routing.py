@@ -132,7 +132,10 @@ class FastMatcher:
             m = candidate.pattern.match(path)
             if m is None:
                 continue
-            if found is not None or bool(m.group(m.re.groups)) != candidate.trailing_slash:
+            if (
+                found is not None
+                or bool(m.group(m.re.groups)) != candidate.trailing_slash
+            ):
                 return None
             found = candidate
             values = m.groupdict()
@@ -166,7 +169,8 @@ class FastMatcher:
         converters = found.converters
         try:
             return found.rule, {
-                name: converters[name].to_python(value) for name, value in values.items()
+                name: converters[name].to_python(value)
+                for name, value in values.items()
             }
         except ValidationError:
             return None

@@ -16,7 +16,6 @@ from typing import Any, TypeVar, cast
 
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from .errors import SetupError
 from .typing import (
     AfterRequestCallable,
     BeforeRequestCallable,
@@ -110,7 +109,9 @@ class Scaffold:
         root_path: str | None = None,
     ) -> None:
         self.import_name = import_name
-        self.root_path = root_path if root_path is not None else get_root_path(import_name)
+        self.root_path = (
+            root_path if root_path is not None else get_root_path(import_name)
+        )
         self._static_folder = os.fspath(static_folder) if static_folder else None
         self._static_url_path = static_url_path
         self.template_folder = template_folder
@@ -274,7 +275,7 @@ class Scaffold:
 
     @setupmethod
     def url_value_preprocessor(self, f: T_preprocessor) -> T_preprocessor:
-        """Call ``f(endpoint, view_args)`` before the view, to read or change the values."""
+        """Call ``f(endpoint, view_args)`` before the view, to read or change them."""
         self.url_value_preprocessors[None].append(f)
         return f
 

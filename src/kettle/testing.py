@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,9 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
         **kwargs: Any,
     ) -> None:
         if base_url is not None and (subdomain or url_scheme):
-            raise ValueError("Pass either 'base_url' or 'subdomain'/'url_scheme', not both.")
+            raise ValueError(
+                "Pass either 'base_url' or 'subdomain'/'url_scheme', not both."
+            )
         if base_url is None:
             base_url, path = _base_url(app, path, subdomain, url_scheme)
         self.app = app
@@ -93,7 +95,7 @@ class KettleClient(werkzeug.test.Client):
             "HTTP_USER_AGENT": f"Werkzeug/{_werkzeug_version()}",
         }
 
-    def _with_base(self, environ: dict[str, Any] | None) -> dict[str, Any]:
+    def _with_base(self, environ: Mapping[str, Any] | None) -> dict[str, Any]:
         merged = {**self.environ_base, **(environ or {})}
         if self.preserve_context:
             merged[PRESERVE_CONTEXT_KEY] = self._handed_over.append
@@ -117,7 +119,7 @@ class KettleClient(werkzeug.test.Client):
         finally:
             builder.close()
 
-    def open(  # type: ignore[override]
+    def open(
         self,
         *args: Any,
         buffered: bool = False,
@@ -159,7 +161,9 @@ class KettleClient(werkzeug.test.Client):
 
     def __enter__(self) -> KettleClient:
         if self.preserve_context:
-            raise RuntimeError("Cannot nest client invocations: 'with client:' is already active.")
+            raise RuntimeError(
+                "Cannot nest client invocations: 'with client:' is already active."
+            )
         self.preserve_context = True
         return self
 

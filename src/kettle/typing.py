@@ -52,14 +52,14 @@ BeforeRequestCallable = Union[
 ]
 AfterRequestCallable = Union[Callable[[Any], Any], Callable[[Any], Awaitable[Any]]]
 TeardownCallable = Union[
-    Callable[[Union[BaseException, None]], object],
-    Callable[[Union[BaseException, None]], Awaitable[object]],
+    Callable[[BaseException | None], object],
+    Callable[[BaseException | None], Awaitable[object]],
 ]
 ErrorHandlerCallable = Union[
     Callable[[Any], ResponseReturnValue],
     Callable[[Any], Awaitable[ResponseReturnValue]],
 ]
-URLValuePreprocessorCallable = Callable[[Union[str, None], Union[dict[str, Any], None]], None]
+URLValuePreprocessorCallable = Callable[[str | None, dict[str, Any] | None], None]
 URLDefaultCallable = Callable[[str, dict[str, Any]], None]
 TemplateContextProcessorCallable = Union[
     Callable[[], dict[str, Any]], Callable[[], Awaitable[dict[str, Any]]]

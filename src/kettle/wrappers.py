@@ -1,4 +1,4 @@
-"""Kettle's ``Request`` and ``Response``: Werkzeug's, plus what routing and config add."""
+"""``Request`` and ``Response``: Werkzeug's, plus what routing and config add."""
 
 from __future__ import annotations
 
@@ -42,13 +42,13 @@ class Request(_WerkzeugRequest):
     routing_exception: HTTPException | None = None
 
     @property
-    def json_module(self) -> Any:  # type: ignore[override]
+    def json_module(self) -> Any:
         """The JSON provider of the active app, or the standard library's ``json``."""
         ctx = _cv_app.get(None)
         return _stdlib_json if ctx is None else ctx.app.json
 
     @property
-    def max_content_length(self) -> int | None:  # type: ignore[override]
+    def max_content_length(self) -> int | None:
         """The largest body accepted, from ``MAX_CONTENT_LENGTH``."""
         value = self.__dict__.get("_max_content_length")
         if value is not None:
@@ -60,7 +60,7 @@ class Request(_WerkzeugRequest):
         self.__dict__["_max_content_length"] = value
 
     @property
-    def max_form_memory_size(self) -> int | None:  # type: ignore[override]
+    def max_form_memory_size(self) -> int | None:
         """The largest non-file form field accepted, from ``MAX_FORM_MEMORY_SIZE``."""
         value = self.__dict__.get("_max_form_memory_size")
         if value is not None:
@@ -72,7 +72,7 @@ class Request(_WerkzeugRequest):
         self.__dict__["_max_form_memory_size"] = value
 
     @property
-    def max_form_parts(self) -> int | None:  # type: ignore[override]
+    def max_form_parts(self) -> int:
         """The largest number of multipart parts accepted, from ``MAX_FORM_PARTS``."""
         value = self.__dict__.get("_max_form_parts")
         if value is not None:
@@ -80,7 +80,7 @@ class Request(_WerkzeugRequest):
         return _config_value("MAX_FORM_PARTS", 1_000)  # type: ignore[no-any-return]
 
     @max_form_parts.setter
-    def max_form_parts(self, value: int | None) -> None:
+    def max_form_parts(self, value: int) -> None:
         self.__dict__["_max_form_parts"] = value
 
     @property
@@ -124,7 +124,7 @@ class Response(_WerkzeugResponse):
     autocorrect_location_header = False
 
     @property
-    def json_module(self) -> Any:  # type: ignore[override]
+    def json_module(self) -> Any:
         """The JSON provider of the active app, or the standard library's ``json``."""
         ctx = _cv_app.get(None)
         return _stdlib_json if ctx is None else ctx.app.json
@@ -149,11 +149,12 @@ class DirectResponse:
     def __init__(self, body: bytes, content_type: str, status: str = "200 OK") -> None:
         self.body = body
         self.status = status
-        self.headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        self.headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+        ]
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: Any
-    ) -> list[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response(self.status, self.headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []

@@ -1,4 +1,4 @@
-"""The package type-checks under mypy --strict, and proxies are typed as their targets."""
+"""mypy --strict passes on the package, and proxies are typed as their targets."""
 
 from __future__ import annotations
 
@@ -48,9 +48,11 @@ def test_proxies_are_typed_as_what_they_stand_for(tmp_path: Path) -> None:
     assert "error: Incompatible types" not in out, out
 
 
-def test_source_and_tests_are_ruff_clean() -> None:
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_source_and_tests_are_ruff_clean(command: list[str]) -> None:
+    paths = ["src", "tests", "bench", "examples"]
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "examples"],
+        [sys.executable, "-m", "ruff", *command, *paths],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The WSGI adapter: an environ in, the request pipeline driven synchronously, bytes out."""
+"""The WSGI adapter: an environ in, the pipeline driven synchronously, bytes out."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def run_dev_server(
     debug: bool | None = None,
     **options: Any,
 ) -> None:
-    """Serve ``app`` with Werkzeug's development server (threaded; not for production)."""
+    """Serve ``app`` with Werkzeug's development server (not in production)."""
     from werkzeug.serving import run_simple
 
     if debug is not None:
