@@ -17,7 +17,7 @@ from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import dispatch, signals
+from . import dispatch, teardown
 from .adapters.wsgi import run_dev_server, serve_wsgi
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
@@ -487,62 +487,6 @@ class Kettle(Scaffold):
         self.teardown_appcontext_funcs.append(f)
         return f
 
-    def run_teardown(
-        self, ctx: AppContext, exc: BaseException | None
-    ) -> list[BaseException]:
-        """Run the teardown of ``ctx`` (active in the caller); return its errors."""
-        errors: list[BaseException] = []
-        req = ctx._request
-        if req is not None:
-            self._teardown_request_steps(ctx, req, exc, errors)
-        for func in reversed(self.teardown_appcontext_funcs):
-            self._call_collecting(errors, func, exc)
-        if signals.appcontext_tearing_down.receivers:
-            self._call_collecting(
-                errors,
-                signals.appcontext_tearing_down.send,
-                self,
-                _async_wrapper=self.ensure_sync,
-                exc=exc,
-            )
-        return errors
-
-    def _teardown_request_steps(
-        self,
-        ctx: AppContext,
-        req: Request,
-        exc: BaseException | None,
-        errors: list[BaseException],
-    ) -> None:
-        funcs = self.teardown_request_funcs
-        if funcs:
-            for scope in (*req.blueprints, None):
-                for func in reversed(funcs.get(scope, ())):
-                    self._call_collecting(errors, func, exc)
-        if signals.request_tearing_down.receivers:
-            self._call_collecting(
-                errors,
-                signals.request_tearing_down.send,
-                self,
-                _async_wrapper=self.ensure_sync,
-                exc=exc,
-            )
-        self._call_collecting(errors, req.close)
-
-    def _call_collecting(
-        self,
-        errors: list[BaseException],
-        func: Callable[..., Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        try:
-            result = func(*args, **kwargs)
-            if inspect.iscoroutine(result):
-                self._loops.run(result)
-        except BaseException as e:
-            errors.append(e)
-
     def raise_teardown_errors(self, errors: list[BaseException]) -> None:
         """Raise the errors of a teardown together (see ``errors.raise_collected``)."""
         raise_collected("Errors during context teardown", errors)
@@ -552,18 +496,17 @@ class Kettle(Scaffold):
     ) -> None:
         """Run the ``teardown_request`` functions of the active request now."""
         ctx = self._ctx_or_active(ctx)
-        errors: list[BaseException] = []
-        self._teardown_request_steps(ctx, ctx.request, exc, errors)
-        raise_collected("Errors during request teardown", errors)
+        steps = teardown.request_teardown_steps(self, ctx.request, exc)
+        raise_collected(
+            "Errors during request teardown", teardown.run_steps(self, steps)
+        )
 
     def do_teardown_appcontext(
         self, ctx: AppContext | None = None, exc: BaseException | None = None
     ) -> None:
         """Run the ``teardown_appcontext`` functions now."""
-        errors: list[BaseException] = []
-        for func in reversed(self.teardown_appcontext_funcs):
-            self._call_collecting(errors, func, exc)
-        raise_collected("Errors during app teardown", errors)
+        steps = teardown.appcontext_teardown_steps(self, exc)
+        raise_collected("Errors during app teardown", teardown.run_steps(self, steps))
 
     # -- WSGI ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from . import signals
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
+from .teardown import run_teardown
 
 if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
@@ -335,13 +336,13 @@ class AppContext:
                 return []
             self._torn_down = True
         if _cv_app.get(None) is self:
-            return self.app.run_teardown(self, self._exc)
+            return run_teardown(self.app, self, self._exc)
         return contextvars.Context().run(self._teardown_detached)
 
     def _teardown_detached(self) -> list[BaseException]:
         # Runs in a fresh contextvars.Context, which is discarded afterwards.
         _cv_app.set(self)
-        return self.app.run_teardown(self, self._exc)
+        return run_teardown(self.app, self, self._exc)
 
     def run(self, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``func`` with this context active and held, wherever it is called from.

@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Step",
     "drive",
-    "finalize",
     "finalize_response",
     "find_error_handler",
     "handle_exception",
@@ -112,7 +111,10 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
             rv = yield from full_dispatch(app, ctx)
         except Exception as e:
             rv = yield from _user_exception(app, ctx, e)
-        return (yield from finalize(app, ctx, rv))
+        direct = _direct_response(app, ctx, rv)
+        if direct is not None:
+            return direct
+        return (yield from finalize_response(app, ctx, rv))
     except Exception as e:
         ctx._record_error(e)
         return (yield from _exception(app, ctx, e))
@@ -127,7 +129,7 @@ def full_dispatch(app: Kettle, ctx: AppContext) -> Pipeline[Any]:
         rv = yield from preprocess(app, req)
         if rv is not None:
             return rv
-    return (yield from dispatch_view(app, ctx, req))
+    return (yield view_step(app, ctx, req))
 
 
 def _scopes_outer_first(req: Request) -> tuple[str | None, ...]:
@@ -158,17 +160,19 @@ def preprocess(app: Kettle, req: Request) -> Pipeline[Any]:
     return None
 
 
-def dispatch_view(app: Kettle, ctx: AppContext, req: Request) -> Pipeline[Any]:
-    """Call the view of the matched rule, or raise the routing error."""
+def view_step(app: Kettle, ctx: AppContext, req: Request) -> Step:
+    """The call that answers the matched rule: the view, or the automatic OPTIONS.
+
+    Raises the routing error (404, 405, redirect) when the URL did not match.
+    """
     error = req.routing_exception
     if error is not None:
         raise error
     rule = req.url_rule
     assert rule is not None  # matching sets a rule or an error
     if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-        return app.make_default_options_response(ctx)
-    view = app.view_functions[rule.endpoint]
-    return (yield view, (), req.view_args or _NO_KWARGS)
+        return app.make_default_options_response, (ctx,), _NO_KWARGS
+    return app.view_functions[rule.endpoint], (), req.view_args or _NO_KWARGS
 
 
 # -- errors ------------------------------------------------------------------------
@@ -295,7 +299,10 @@ def _unobserved(app: Kettle, ctx: AppContext) -> bool:
 
 
 def _direct_response(app: Kettle, ctx: AppContext, rv: Any) -> DirectResponse | None:
-    """A :class:`DirectResponse` for a plain str or dict, when nothing observes it."""
+    """A :class:`DirectResponse` for a plain str or dict, when nothing observes it.
+
+    Otherwise None: :func:`finalize_response` builds the response object.
+    """
     kind = type(rv)
     if kind is str:
         if _unobserved(app, ctx):
@@ -310,20 +317,10 @@ def _direct_response(app: Kettle, ctx: AppContext, rv: Any) -> DirectResponse | 
     return None
 
 
-def finalize(
-    app: Kettle, ctx: AppContext, rv: Any
-) -> Pipeline[Response | DirectResponse]:
-    """Make the response, run the after-request functions, save the session."""
-    direct = _direct_response(app, ctx, rv)
-    if direct is not None:
-        return direct
-    return (yield from finalize_response(app, ctx, rv))
-
-
 def finalize_response(
     app: Kettle, ctx: AppContext, rv: Any, from_error_handler: bool = False
 ) -> Pipeline[Response]:
-    """:func:`finalize`, always with a response object.
+    """Make the response, run the after-request functions, save the session.
 
     After an error handler (``from_error_handler``), an error raised here is logged
     rather than raised, so that the error response still goes out.
@@ -386,7 +383,7 @@ def make_response(app: Kettle, rv: Any, ctx: AppContext | None = None) -> Respon
     cls = app.response_class
     if type(rv) is not cls:
         if isinstance(rv, (str, bytes, bytearray, Iterator)):
-            return cls(rv, status=status, headers=headers)  # type: ignore[arg-type]
+            return cls(rv, status=status, headers=headers)
         response = _convert_other(app, rv, ctx)
     else:
         response = rv

@@ -110,6 +110,10 @@ class FastMatcher:
                 self._wildcard.append(compiled)
             else:
                 self._dynamic.setdefault(head, []).append(compiled)
+        # A path whose first segment names a bucket may still match a rule that
+        # starts with a variable: each bucket lists those too.
+        for bucket in self._dynamic.values():
+            bucket.extend(self._wildcard)
         return True
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
@@ -128,7 +132,8 @@ class FastMatcher:
             return None
         found: _DynamicRule | None = None
         values: dict[str, str] = {}
-        for candidate in self._candidates(path):
+        candidates = self._dynamic.get(path[1:].partition("/")[0], self._wildcard)
+        for candidate in candidates:
             m = candidate.pattern.match(path)
             if m is None:
                 continue
@@ -142,14 +147,6 @@ class FastMatcher:
         if found is None or not found.eligible or method not in found.rule.methods:  # type: ignore[operator]
             return None
         return self._convert(found, values)
-
-    def _candidates(self, path: str) -> list[_DynamicRule]:
-        bucket = self._dynamic.get(_first_segment(path))
-        if bucket is None:
-            return self._wildcard
-        if not self._wildcard:
-            return bucket
-        return bucket + self._wildcard
 
     @staticmethod
     def _match_static(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json as _stdlib_json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from werkzeug.datastructures import EnvironHeaders, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
@@ -14,10 +18,46 @@ from .globals import _cv_app
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
-__all__ = ["DirectResponse", "Request", "Response"]
+    from .typing import WSGIEnvironment
+
+__all__ = ["DirectResponse", "Request", "Response", "buffered_parts"]
 
 #: The Content-Type of a ``str`` returned by a view.
 HTML_UTF8 = "text/html; charset=utf-8"
+
+
+T = TypeVar("T")
+
+
+class _computed_once(Generic[T]):  # noqa: N801 -- used like a decorator
+    """A lazy attribute: computed on first read, then a plain instance attribute.
+
+    Like ``functools.cached_property`` without its lock (Python < 3.12 takes one on
+    every first read); two threads racing on one request would compute it twice.
+    """
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _computed_once[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
+def _decode_wsgi(value: str) -> str:
+    """Undo WSGI's latin-1 transport of a path: the bytes are UTF-8."""
+    return value.encode("latin1").decode(errors="replace")
 
 
 def _config_value(key: str, default: Any) -> Any:
@@ -33,6 +73,77 @@ class Request(_WerkzeugRequest):
     Body size limits come from the app's ``MAX_CONTENT_LENGTH``,
     ``MAX_FORM_MEMORY_SIZE`` and ``MAX_FORM_PARTS`` config while a context is active.
     """
+
+    # PERF: Werkzeug's constructor decodes the path, root path and server and wraps
+    # the headers up front. Most requests read a few of those; here each is worked
+    # out from the environ the first time it is read, with the same result.
+    def __init__(
+        self,
+        environ: WSGIEnvironment,
+        populate_request: bool = True,
+        shallow: bool = False,
+    ) -> None:
+        self.environ = environ
+        self.shallow = shallow
+        if populate_request and not shallow:
+            environ["werkzeug.request"] = self
+
+    @_computed_once
+    def method(self) -> str:
+        """The request method, upper-cased (``GET``, ``POST``...)."""
+        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+    @_computed_once
+    def scheme(self) -> str:
+        """The URL scheme of the request (``http`` or ``https``)."""
+        return str(self.environ.get("wsgi.url_scheme", "http"))
+
+    @_computed_once
+    def server(self) -> tuple[str, int | None] | None:
+        """The server's address as ``(host, port)``, port None for a unix socket."""
+        name = self.environ.get("SERVER_NAME")
+        if name is None:
+            return None
+        try:
+            port: int | None = int(self.environ.get("SERVER_PORT"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            port = None
+        return name, port
+
+    @_computed_once
+    def root_path(self) -> str:
+        """The prefix the app is mounted under (``SCRIPT_NAME``), no final slash."""
+        return _decode_wsgi(self.environ.get("SCRIPT_NAME") or "").rstrip("/")
+
+    @_computed_once
+    def path(self) -> str:
+        """The path of the URL below the root path, always starting with ``/``."""
+        return "/" + _decode_wsgi(self.environ.get("PATH_INFO") or "").lstrip("/")
+
+    @_computed_once
+    def query_string(self) -> bytes:
+        """The raw query string, as bytes."""
+        return str(self.environ.get("QUERY_STRING", "")).encode("latin1")
+
+    @_computed_once
+    def headers(self) -> EnvironHeaders:  # type: ignore[override]
+        """The request headers, read from the environ."""
+        return EnvironHeaders(self.environ)
+
+    @_computed_once
+    def remote_addr(self) -> str | None:
+        """The client's address, as the server reports it."""
+        return self.environ.get("REMOTE_ADDR")
+
+    @_computed_once
+    def args(self) -> MultiDict[str, str]:
+        """The parsed query string, as an immutable multi-dict."""
+        query = str(self.environ.get("QUERY_STRING", ""))
+        # PERF: a plain ASCII query needs no decoding; split it directly.
+        if query.isascii() and "%" not in query and "+" not in query:
+            pairs = [part.partition("=")[::2] for part in query.split("&") if part]
+            return self.parameter_storage_class(pairs)
+        return super().args
 
     #: The rule that matched the URL, once matched.
     url_rule: Rule | None = None
@@ -123,6 +234,50 @@ class Response(_WerkzeugResponse):
     default_mimetype: str | None = "text/html"
     autocorrect_location_header = False
 
+    def __init__(
+        self,
+        response: Any = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: Any = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        body_type = type(response)
+        if (
+            (body_type is bytes or body_type is str)
+            and status is None
+            and headers is None
+            and mimetype is None
+            and not direct_passthrough
+            and type(self).set_data is _WerkzeugResponse.set_data
+        ):
+            self._init_buffered(response, content_type)
+        else:
+            super().__init__(
+                response, status, headers, mimetype, content_type, direct_passthrough
+            )
+
+    # PERF: the common ``Response(body)`` and ``jsonify`` case, with the state
+    # Werkzeug's constructor leaves, built without its general-case checks; a test
+    # compares the two constructors' results.
+    def _init_buffered(self, body: str | bytes, content_type: str | None) -> None:
+        if content_type is None:
+            mimetype = self.default_mimetype
+            content_type = (
+                None if mimetype is None else get_content_type(mimetype, "utf-8")
+            )
+        self.headers = headers = Headers()
+        if content_type is not None:
+            headers.add("Content-Type", content_type)
+        self.status = self.default_status
+        self.direct_passthrough = False
+        self._on_close = []
+        data: bytes = body.encode() if isinstance(body, str) else body
+        self.response = [data]
+        if self.automatically_set_content_length:
+            headers.add("Content-Length", str(len(data)))
+
     @property
     def json_module(self) -> Any:
         """The JSON provider of the active app, or the standard library's ``json``."""
@@ -159,3 +314,46 @@ class DirectResponse:
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [self.body]
+
+
+_ENTITY_REWRITES = frozenset(("location", "content-location"))
+
+
+def buffered_parts(
+    response: Response, method: str
+) -> tuple[str, list[tuple[str, str]], list[bytes]] | None:
+    """Status, headers and body of a plain buffered response, for an adapter to write.
+
+    "Plain" means a :class:`Response` (not a subclass) with a 2xx status other than
+    204, its body set as bytes, no close callbacks and no Location header: for it,
+    this returns what Werkzeug's ``Response.__call__`` would send, without building
+    the copies it makes to handle the general case. Anything else returns None, and
+    the adapter lets Werkzeug write the response.
+    """
+    # PERF: runs for every response built by a view or a hook.
+    if type(response) is not Response:
+        return None
+    status = response.status_code
+    body = response.response
+    if (
+        status < 200
+        or status > 299
+        or status == 204
+        or type(body) is not list
+        or response._on_close
+    ):
+        return None
+    has_length = False
+    for key, _value in response.headers:
+        lowered = key.lower()
+        if lowered in _ENTITY_REWRITES:
+            return None
+        if lowered == "content-length":
+            has_length = True
+    if not has_length or not all(type(chunk) is bytes for chunk in body):
+        return None
+    return (
+        response.status,
+        response.headers.to_wsgi_list(),
+        [] if method == "HEAD" else body,
+    )

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import drive, handle_request
+from ..wrappers import DirectResponse, Response, buffered_parts
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -31,13 +32,27 @@ def serve_wsgi(
         if preserve is not None:
             ctx.retain()
             preserve(ctx)
-        return response(environ, start_response)
+        return _write(response, environ, start_response)
     except BaseException as e:
         error = e
         raise
     finally:
         if ctx.is_pushed:
             ctx.pop(error)
+
+
+def _write(
+    response: Response | DirectResponse,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    if type(response) is not DirectResponse:
+        parts = buffered_parts(response, environ["REQUEST_METHOD"])  # type: ignore[arg-type]
+        if parts is not None:
+            status, headers, body = parts
+            start_response(status, headers)
+            return body
+    return response(environ, start_response)
 
 
 def run_dev_server(

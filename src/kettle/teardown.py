@@ -1,0 +1,116 @@
+"""The teardown of a context, written once: the calls it makes, in order.
+
+When a context ends (see ``AppContext``), these run with the context still active:
+
+1. ``teardown_request`` functions, blueprints innermost first then the app, each
+   list in reverse registration order (request contexts only);
+2. the ``request_tearing_down`` signal, then ``request.close()``;
+3. ``teardown_appcontext`` functions, in reverse registration order;
+4. the ``appcontext_tearing_down`` signal.
+
+Each receives the unhandled exception or None. Every call runs even when earlier ones
+raise; :func:`run_teardown` returns their errors for the caller to raise together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request as _WerkzeugRequest
+
+from . import signals
+
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .ctx import AppContext
+    from .dispatch import Step
+    from .wrappers import Request
+
+__all__ = [
+    "appcontext_teardown_steps",
+    "request_teardown_steps",
+    "run_steps",
+    "run_teardown",
+    "teardown_steps",
+]
+
+_NO_KWARGS: dict[str, Any] = {}
+
+
+def request_teardown_steps(
+    app: Kettle, req: Request, exc: BaseException | None
+) -> Iterator[Step]:
+    """The calls that end a request: its teardown functions, signal, and close."""
+    funcs = app.teardown_request_funcs
+    if funcs:
+        for scope in (*req.blueprints, None):
+            for func in reversed(funcs.get(scope, ())):
+                yield func, (exc,), _NO_KWARGS
+    if signals.request_tearing_down.receivers:
+        yield (
+            signals.request_tearing_down.send,
+            (app,),
+            {"_async_wrapper": app.ensure_sync, "exc": exc},
+        )
+    if _needs_close(req):
+        yield req.close, (), _NO_KWARGS
+
+
+def _needs_close(req: Request) -> bool:
+    # Werkzeug's close() only closes parsed uploads; skip it when there are none.
+    return type(req).close is not _WerkzeugRequest.close or "files" in req.__dict__
+
+
+def appcontext_teardown_steps(app: Kettle, exc: BaseException | None) -> Iterator[Step]:
+    """The calls that end any context: teardown_appcontext functions and signal."""
+    for func in reversed(app.teardown_appcontext_funcs):
+        yield func, (exc,), _NO_KWARGS
+    if signals.appcontext_tearing_down.receivers:
+        yield (
+            signals.appcontext_tearing_down.send,
+            (app,),
+            {"_async_wrapper": app.ensure_sync, "exc": exc},
+        )
+
+
+def teardown_steps(
+    app: Kettle, ctx: AppContext, exc: BaseException | None
+) -> Iterator[Step]:
+    """Every call of the teardown of ``ctx``, in order."""
+    req = ctx._request
+    if req is not None:
+        yield from request_teardown_steps(app, req, exc)
+    yield from appcontext_teardown_steps(app, exc)
+
+
+def run_steps(app: Kettle, steps: Iterator[Step]) -> list[BaseException]:
+    """Run every step synchronously, coroutines on the thread's loop; collect errors."""
+    errors: list[BaseException] = []
+    for func, args, kwargs in steps:
+        try:
+            result = func(*args, **kwargs)
+            if type(result) is CoroutineType:
+                app._loops.run(result)
+        except BaseException as e:
+            errors.append(e)
+    return errors
+
+
+def run_teardown(
+    app: Kettle, ctx: AppContext, exc: BaseException | None
+) -> list[BaseException]:
+    """Run the teardown of ``ctx`` (active in the caller); return the errors raised."""
+    # PERF: most requests register no teardown and parse no upload; skip building
+    # the step generators for them.
+    req = ctx._request
+    if not (
+        app.teardown_appcontext_funcs
+        or app.teardown_request_funcs
+        or signals.request_tearing_down.receivers
+        or signals.appcontext_tearing_down.receivers
+        or (req is not None and _needs_close(req))
+    ):
+        return []
+    return run_steps(app, teardown_steps(app, ctx, exc))

@@ -1,0 +1,226 @@
+"""Kettle's Request and Response take shortcuts; each gives what Werkzeug gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from kettle import Kettle, Request, Response
+from kettle.wrappers import DirectResponse, buffered_parts
+
+ENVIRONS = [
+    {"path": "/"},
+    {"path": "/a/b", "query_string": "x=1&y=2&x=3"},
+    {"path": "/caf%C3%A9/%E2%9C%93", "query_string": "q=%C3%A9t%C3%A9&e=&f"},
+    {"path": "/p", "method": "post", "data": b"body"},
+    {"path": "//double//slashes/", "base_url": "https://example.org:8443/root/"},
+    {"path": "/h", "headers": {"X-Token": "abc", "Host": "h.example:81"}},
+    {"path": "/q", "query_string": "a+b=c+d&semi=1;2&pct=%2B"},
+    {"path": "/q", "query_string": "a=1&&b&c=&=d&e==f&a=2"},
+    {"path": "/q", "query_string": "\u00e9=\u00e8"},
+]
+
+
+def _environ(spec: dict[str, Any]) -> dict[str, Any]:
+    builder = EnvironBuilder(**spec)
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "10.1.2.3"
+    return environ
+
+
+@pytest.mark.parametrize("spec", ENVIRONS, ids=lambda s: str(s["path"]))
+def test_lazy_request_attributes_equal_werkzeugs(spec: dict[str, Any]) -> None:
+    ours = Request(_environ(spec))
+    theirs = WerkzeugRequest(_environ(spec))
+    for name in (
+        "method",
+        "scheme",
+        "server",
+        "root_path",
+        "path",
+        "full_path",
+        "query_string",
+        "remote_addr",
+        "url",
+        "base_url",
+        "host",
+        "host_url",
+    ):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert list(ours.args.items(multi=True)) == list(theirs.args.items(multi=True))
+    assert list(ours.headers.items()) == list(theirs.headers.items())
+
+
+def test_lazy_request_registers_itself_in_the_environ() -> None:
+    environ = _environ({"path": "/"})
+    request = Request(environ)
+    assert environ["werkzeug.request"] is request
+    shallow = Request(_environ({"path": "/"}), shallow=True)
+    assert "werkzeug.request" not in shallow.environ
+
+
+def test_lazy_request_attributes_can_be_assigned() -> None:
+    request = Request(_environ({"path": "/a"}))
+    request.path = "/b"
+    assert request.path == "/b"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (("hello",), {}),
+        ((b"bytes",), {}),
+        (("caf\u00e9",), {}),
+        (("{}",), {"content_type": "application/json"}),
+        (("",), {}),
+    ],
+)
+def test_fast_response_constructor_equals_werkzeugs(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    class Slow(WerkzeugResponse):
+        default_mimetype = "text/html"
+        autocorrect_location_header = False
+
+    fast = Response(*args, **kwargs)
+    slow = Slow(*args, **kwargs)
+    assert set(vars(fast)) == set(vars(slow))
+    for name, value in vars(slow).items():
+        if name == "headers":
+            assert fast.headers.to_wsgi_list() == value.to_wsgi_list()
+        else:
+            assert vars(fast)[name] == value, name
+
+
+def test_response_constructor_general_case_still_works() -> None:
+    response = Response(
+        ["a", "b"], status=201, headers={"X": "1"}, mimetype="text/plain"
+    )
+    assert response.status == "201 CREATED"
+    assert response.headers["X"] == "1"
+    assert response.mimetype == "text/plain"
+    assert response.get_data() == b"ab"
+
+
+def _werkzeug_output(
+    response: Any, method: str = "GET"
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    started: list[Any] = []
+    body = b"".join(
+        response(
+            {
+                "REQUEST_METHOD": method,
+                "SERVER_NAME": "x",
+                "SERVER_PORT": "80",
+                "wsgi.url_scheme": "http",
+                "PATH_INFO": "/",
+            },
+            lambda status, headers, exc_info=None: started.append((status, headers)),
+        )
+    )
+    return started[0][0], list(started[0][1]), body
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Response("hello"),
+        lambda: Response(b"x" * 1000, content_type="application/octet-stream"),
+        lambda: Response("created", status=201, headers={"X-Id": "7"}),
+    ],
+)
+def test_buffered_parts_equal_werkzeugs_output(make: Any, method: str) -> None:
+    parts = buffered_parts(make(), method)
+    assert parts is not None
+    status, headers, body = parts
+    assert (status, headers, b"".join(body)) == _werkzeug_output(make(), method)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Response("moved", status=302, headers={"Location": "/x"}),
+        lambda: Response("", status=204),
+        lambda: Response(iter([b"a"])),
+        lambda: Response("ok", headers={"Content-Location": "/caf\u00e9"}),
+        lambda: WerkzeugResponse("ok"),
+    ],
+)
+def test_buffered_parts_leave_special_responses_to_werkzeug(make: Any) -> None:
+    assert buffered_parts(make(), "GET") is None
+
+
+def test_buffered_parts_leave_responses_with_close_callbacks_to_werkzeug() -> None:
+    response = Response("ok")
+    response.call_on_close(lambda: None)
+    assert buffered_parts(response, "GET") is None
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_direct_response_writes_what_a_response_object_writes(method: str) -> None:
+    direct = DirectResponse("h\u00e9".encode(), "text/html; charset=utf-8")
+    assert _werkzeug_output(direct, method) == _werkzeug_output(
+        Response("h\u00e9"), method
+    )
+
+
+@pytest.mark.parametrize(
+    "hook",
+    ["after_request", "request_finished", "session", "custom_response_class"],
+)
+@pytest.mark.parametrize("route", ["/text", "/json"])
+def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> None:
+    """Forcing the general path (a hook that sees the response) changes nothing."""
+    from kettle import request_finished, session
+
+    def make_app() -> Kettle:
+        app = Kettle(__name__)
+        app.secret_key = "k"
+
+        @app.get("/text")
+        def text() -> str:
+            return "caf\u00e9"
+
+        @app.get("/json")
+        def json_view() -> dict[str, Any]:
+            return {"b": [1, 2], "a": "\u00e9"}
+
+        return app
+
+    plain = make_app()
+    forced = make_app()
+    receiver = None
+    if hook == "after_request":
+        forced.after_request(lambda response: response)
+    elif hook == "session":
+        forced.before_request(lambda: session.get("nothing"))
+    elif hook == "custom_response_class":
+
+        class Custom(Response):
+            pass
+
+        forced.response_class = Custom
+    else:
+
+        def receiver(sender: Any, **kwargs: Any) -> None:
+            pass
+
+        request_finished.connect(receiver, forced)
+    try:
+        for method in ("GET", "HEAD"):
+            a = plain.test_client().open(route, method=method)
+            b = forced.test_client().open(route, method=method)
+            assert (a.status, a.data) == (b.status, b.data)
+            expected = [h for h in b.headers.items() if h[0] != "Vary"]
+            assert list(a.headers.items()) == expected
+    finally:
+        if receiver is not None:
+            request_finished.disconnect(receiver, forced)
