@@ -72,6 +72,12 @@ WORKLOADS = [
     HttpWorkload(
         "GET /user/7?q=x", "/user/7", "q=x", partial(_expect_json, {"id": 7, "q": "x"})
     ),
+    HttpWorkload(
+        "GET /user-dict/7?q=x",
+        "/user-dict/7",
+        "q=x",
+        partial(_expect_json, {"id": 7, "q": "x"}),
+    ),
 ]
 
 
@@ -89,6 +95,10 @@ def _tiny_flask_api_app(app_class: Any, request: Any, jsonify: Any) -> Any:
     @app.route("/user/<int:user_id>")
     def user(user_id: int) -> Any:
         return jsonify({"id": user_id, "q": request.args["q"]})
+
+    @app.route("/user-dict/<int:user_id>")
+    def user_dict(user_id: int) -> Any:
+        return {"id": user_id, "q": request.args["q"]}
 
     return app
 
