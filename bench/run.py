@@ -17,11 +17,14 @@ from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-# Importing the case modules registers their entries (order = report order).
+# Importing the case modules registers their entries (order = table order).
+import cases_asgi
 import cases_proxy
 import cases_wsgi
 import report
 from harness import Config, Result, run_suite, suites
+
+DISTRIBUTIONS = ("kettle", "flask", "werkzeug", "starlette", "quart")
 
 FULL = Config(repeats=15, sample_seconds=0.1)
 QUICK = Config(repeats=5, sample_seconds=0.01)
@@ -30,7 +33,19 @@ Renderer = Callable[[Sequence[Result]], str]
 RENDERERS: dict[str, Renderer] = {
     cases_proxy.SUITE: report.proxy_report,
     cases_wsgi.SUITE: partial(report.comparison_report, "In-process WSGI requests"),
+    cases_asgi.SUITE: partial(report.comparison_report, "In-process ASGI requests"),
 }
+
+
+# Report order of the suites; suites registered elsewhere follow.
+SUITE_ORDER = (cases_proxy.SUITE, cases_wsgi.SUITE, cases_asgi.SUITE)
+
+
+def default_suites() -> list[str]:
+    known = suites()
+    return [s for s in SUITE_ORDER if s in known] + [
+        s for s in known if s not in SUITE_ORDER
+    ]
 
 
 def _renderer(suite: str) -> Renderer:
@@ -45,7 +60,7 @@ def _version(dist: str) -> str:
 
 
 def environment_line(config: Config) -> str:
-    versions = ", ".join(f"{d} {_version(d)}" for d in ("kettle", "flask", "werkzeug"))
+    versions = ", ".join(f"{d} {_version(d)}" for d in DISTRIBUTIONS)
     return (
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.machine()}; {versions}; "
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("## Kettle benchmark\n")
     print(environment_line(config), flush=True)
     everything: list[Result] = []
-    for suite in args.suite or suites():
+    for suite in args.suite or default_suites():
         results = run_suite(suite, config)
         everything.extend(results)
         print("\n" + _renderer(suite)(results), flush=True)

@@ -16,19 +16,21 @@ import contextvars
 import functools
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from . import signals
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
-from .teardown import run_teardown
+from .teardown import run_steps, run_teardown, teardown_steps
 
 if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
 
     from .app import Kettle
+    from .dispatch import Step
     from .sessions import SessionMixin
     from .typing import AfterRequestCallable, WSGIEnvironment
     from .wrappers import Request
@@ -43,6 +45,8 @@ __all__ = [
 ]
 
 P = ParamSpec("P")
+#: Runs teardown steps (see :mod:`kettle.teardown`) from async code; returns errors.
+StepRunner = Callable[[Iterator["Step"]], Awaitable[list[BaseException]]]
 R = TypeVar("R")
 _MISSING: Any = object()
 
@@ -251,11 +255,35 @@ class AppContext:
         receiving ``exc``; all of them run even if some raise, and their errors are
         raised together afterwards.
         """
+        if not self._unwind():
+            return
+        errors = run_teardown(self.app, self, self._exc) if self._let_go(exc) else []
+        self._deactivate(errors)
+
+    async def apop(
+        self, exc: BaseException | None = None, *, run_steps: StepRunner
+    ) -> None:
+        """:meth:`pop` for async code: ``run_steps`` runs the teardown's calls.
+
+        The ASGI adapter passes a runner that awaits async teardown functions on the
+        event loop and runs sync ones in a worker thread.
+        """
+        if not self._unwind():
+            return
+        errors: list[BaseException] = []
+        if self._let_go(exc):
+            steps = teardown_steps(self.app, self, self._exc)
+            if steps is not None:
+                errors = await run_steps(steps)
+        self._deactivate(errors)
+
+    def _unwind(self) -> bool:
+        """Check this context is on top and count one pop; True for the last one."""
         self._check_top()
         self._depth -= 1
-        if self._depth:
-            return
-        errors = self._let_go(exc)
+        return not self._depth
+
+    def _deactivate(self, errors: list[BaseException]) -> None:
         token = self._token
         self._token = None
         assert token is not None  # guaranteed by _check_top
@@ -324,25 +352,48 @@ class AppContext:
 
     def release(self, exc: BaseException | None = None) -> None:
         """Let go of a :meth:`retain`; the last holder runs the teardown."""
-        errors = self._let_go(exc)
-        self.app.raise_teardown_errors(errors)
+        if not self._let_go(exc):
+            return
+        steps = teardown_steps(self.app, self, self._exc)
+        if steps is not None:
+            with self._activated():
+                errors = run_steps(self.app, steps)
+            self.app.raise_teardown_errors(errors)
 
-    def _let_go(self, exc: BaseException | None) -> list[BaseException]:
+    async def arelease(
+        self, exc: BaseException | None = None, *, run_steps: StepRunner
+    ) -> None:
+        """:meth:`release` for async code; ``run_steps`` runs the teardown's calls."""
+        if not self._let_go(exc):
+            return
+        steps = teardown_steps(self.app, self, self._exc)
+        if steps is not None:
+            with self._activated():
+                errors = await run_steps(steps)
+            self.app.raise_teardown_errors(errors)
+
+    def _let_go(self, exc: BaseException | None) -> bool:
+        """Drop one hold; True when that was the last one and teardown is due."""
         with self._lock:
             if exc is not None and self._exc is None:
                 self._exc = exc
             self._holds -= 1
             if self._holds or self._torn_down:
-                return []
+                return False
             self._torn_down = True
-        if _cv_app.get(None) is self:
-            return run_teardown(self.app, self, self._exc)
-        return contextvars.Context().run(self._teardown_detached)
+            return True
 
-    def _teardown_detached(self) -> list[BaseException]:
-        # Runs in a fresh contextvars.Context, which is discarded afterwards.
-        _cv_app.set(self)
-        return run_teardown(self.app, self, self._exc)
+    @contextmanager
+    def _activated(self) -> Iterator[None]:
+        """Make this context active here for the duration, if it is not already."""
+        if _cv_app.get(None) is self:
+            yield
+            return
+        token = _cv_app.set(self)
+        try:
+            yield
+        finally:
+            _cv_app.reset(token)
 
     def run(self, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``func`` with this context active and held, wherever it is called from.

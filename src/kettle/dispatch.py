@@ -30,7 +30,7 @@ An exception escaping that (or raised by an error handler) goes to
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Generator, Iterator, Mapping
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -372,7 +372,8 @@ def make_response(app: Kettle, rv: Any, ctx: AppContext | None = None) -> Respon
     """Convert what a view returned into the app's response class.
 
     Accepted: a response object, ``str``/``bytes`` (the body), a ``dict`` or
-    ``list`` (JSON), an iterator or generator (a streamed body), a WSGI callable, or
+    ``list`` (JSON), an iterator or generator, sync or async (a streamed body), a
+    WSGI callable, or
     a tuple ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
     """
     status: Any = None
@@ -382,7 +383,7 @@ def make_response(app: Kettle, rv: Any, ctx: AppContext | None = None) -> Respon
         rv, status, headers = _unpack_tuple(rv)
     cls = app.response_class
     if type(rv) is not cls:
-        if isinstance(rv, (str, bytes, bytearray, Iterator)):
+        if isinstance(rv, (str, bytes, bytearray, Iterator, AsyncIterable)):
             return cls(rv, status=status, headers=headers)
         response = _convert_other(app, rv, ctx)
     else:

@@ -77,9 +77,25 @@ def appcontext_teardown_steps(app: Kettle, exc: BaseException | None) -> Iterato
 
 def teardown_steps(
     app: Kettle, ctx: AppContext, exc: BaseException | None
-) -> Iterator[Step]:
-    """Every call of the teardown of ``ctx``, in order."""
+) -> Iterator[Step] | None:
+    """Every call of the teardown of ``ctx``, in order; None when there are none."""
+    # PERF: most requests register no teardown and parse no upload; skip building
+    # the step generators for them.
     req = ctx._request
+    if not (
+        app.teardown_appcontext_funcs
+        or app.teardown_request_funcs
+        or signals.request_tearing_down.receivers
+        or signals.appcontext_tearing_down.receivers
+        or (req is not None and _needs_close(req))
+    ):
+        return None
+    return _all_steps(app, req, exc)
+
+
+def _all_steps(
+    app: Kettle, req: Request | None, exc: BaseException | None
+) -> Iterator[Step]:
     if req is not None:
         yield from request_teardown_steps(app, req, exc)
     yield from appcontext_teardown_steps(app, exc)
@@ -102,15 +118,5 @@ def run_teardown(
     app: Kettle, ctx: AppContext, exc: BaseException | None
 ) -> list[BaseException]:
     """Run the teardown of ``ctx`` (active in the caller); return the errors raised."""
-    # PERF: most requests register no teardown and parse no upload; skip building
-    # the step generators for them.
-    req = ctx._request
-    if not (
-        app.teardown_appcontext_funcs
-        or app.teardown_request_funcs
-        or signals.request_tearing_down.receivers
-        or signals.appcontext_tearing_down.receivers
-        or (req is not None and _needs_close(req))
-    ):
-        return []
-    return run_steps(app, teardown_steps(app, ctx, exc))
+    steps = teardown_steps(app, ctx, exc)
+    return [] if steps is None else run_steps(app, steps)

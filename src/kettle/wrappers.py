@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json as _stdlib_json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from werkzeug.datastructures import EnvironHeaders, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -20,7 +21,38 @@ if TYPE_CHECKING:
 
     from .typing import WSGIEnvironment
 
-__all__ = ["DirectResponse", "Request", "Response", "buffered_parts"]
+__all__ = [
+    "BODY_SOURCE_KEY",
+    "BodySource",
+    "DirectResponse",
+    "Request",
+    "Response",
+    "buffered_parts",
+]
+
+#: The environ key under which an adapter that receives the body asynchronously
+#: (ASGI) puts its :class:`BodySource`.
+BODY_SOURCE_KEY = "kettle.body"
+
+
+class BodySource(Protocol):
+    """A request body that arrives asynchronously, as an ASGI adapter provides it.
+
+    The same object is the environ's ``wsgi.input``: its sync ``read`` serves
+    Werkzeug's parsers once the body is buffered (or, from a worker thread, waits
+    for it).
+    """
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body has been received (and buffered, or consumed)."""
+
+    async def read_all(self, limit: int | None) -> None:
+        """Receive and buffer the rest of the body; 413 beyond ``limit`` bytes."""
+
+    def iter_chunks(self, limit: int | None) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, without buffering it."""
+
 
 #: The Content-Type of a ``str`` returned by a view.
 HTML_UTF8 = "text/html; charset=utf-8"
@@ -53,6 +85,10 @@ class _computed_once(Generic[T]):  # noqa: N801 -- used like a decorator
             return self
         value = obj.__dict__[self.name] = self.func(obj)
         return value
+
+
+# Werkzeug's get_data, called with a runtime bool for ``as_text``.
+_werkzeug_get_data: Callable[..., Any] = _WerkzeugRequest.get_data
 
 
 def _decode_wsgi(value: str) -> str:
@@ -144,6 +180,44 @@ class Request(_WerkzeugRequest):
             pairs = [part.partition("=")[::2] for part in query.split("&") if part]
             return self.parameter_storage_class(pairs)
         return super().args
+
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
+        """The request body, as bytes (or str with ``as_text``).
+
+        In sync code this is Werkzeug's ``get_data``. In async code (an ``async def``
+        view or hook) the result can also be awaited, ``await request.get_data()``,
+        which under ASGI first receives the rest of the body without blocking.
+        """
+        if asyncio._get_running_loop() is None:
+            return _werkzeug_get_data(self, cache, as_text, parse_form_data)
+        source: BodySource | None = self.environ.get(BODY_SOURCE_KEY)
+        if source is not None and not source.complete:
+            return self._receive_then_get_data(source, cache, as_text, parse_form_data)
+        data = _werkzeug_get_data(self, cache, as_text, parse_form_data)
+        return AwaitableText(data) if isinstance(data, str) else AwaitableBytes(data)
+
+    async def _receive_then_get_data(
+        self, source: BodySource, cache: bool, as_text: bool, parse_form_data: bool
+    ) -> Any:
+        await source.read_all(self.max_content_length)
+        return _werkzeug_get_data(self, cache, as_text, parse_form_data)
+
+    async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, for an async view that streams it.
+
+        Under ASGI the chunks are not buffered, so the body cannot be read again
+        afterwards; under WSGI they are read from ``request.stream``.
+        """
+        source: BodySource | None = self.environ.get(BODY_SOURCE_KEY)
+        if source is not None:
+            async for chunk in source.iter_chunks(self.max_content_length):
+                yield chunk
+            return
+        stream = self.stream
+        while chunk := stream.read(chunk_size):
+            yield chunk
 
     #: The rule that matched the URL, once matched.
     url_rule: Rule | None = None
@@ -288,6 +362,22 @@ class Response(_WerkzeugResponse):
     def max_cookie_size(self) -> int:  # type: ignore[override]
         """The largest cookie allowed without a warning, from ``MAX_COOKIE_SIZE``."""
         return _config_value("MAX_COOKIE_SIZE", 4093)  # type: ignore[no-any-return]
+
+
+class AwaitableBytes(bytes):
+    """Bytes that can be awaited (to themselves): ``await request.get_data()``."""
+
+    def __await__(self) -> Generator[Any, None, bytes]:
+        return self
+        yield  # a generator, never reached
+
+
+class AwaitableText(str):
+    """Text that can also be awaited (to itself), like :class:`AwaitableBytes`."""
+
+    def __await__(self) -> Generator[Any, None, str]:
+        return self
+        yield  # a generator, never reached
 
 
 class DirectResponse:
