@@ -58,6 +58,8 @@ def test_only_app_py_imports_the_adapters(path: Path) -> None:
     adapters = {n for n in _imported_names(path) if n.startswith("kettle.adapters")}
     if path.name == "app.py":
         assert adapters <= {
+            "kettle.adapters.asgi",
+            "kettle.adapters.asgi.ASGIApp",
             "kettle.adapters.wsgi",
             "kettle.adapters.wsgi.serve_wsgi",
             "kettle.adapters.wsgi.run_dev_server",

@@ -18,6 +18,7 @@ from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import dispatch, teardown
+from .adapters.asgi import ASGIApp
 from .adapters.wsgi import run_dev_server, serve_wsgi
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
@@ -34,7 +35,7 @@ from .wrappers import Request, Response
 if TYPE_CHECKING:
     from werkzeug.test import Client
 
-    from .testing import KettleClient
+    from .testing import KettleClient, WebsocketTestConnection
     from .typing import (
         ResponseReturnValue,
         RouteCallable,
@@ -47,6 +48,7 @@ __all__ = ["Kettle"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -111,6 +113,13 @@ class Kettle(Scaffold):
         self._got_first_request = False
         self._matcher: FastMatcher | None = None
         self._loops = ThreadLoops()
+        self._async_callables: dict[Callable[..., Any], bool] = {}
+        self.before_serving_funcs: list[Callable[[], Any]] = []
+        self.after_serving_funcs: list[Callable[[], Any]] = []
+        self.while_serving_funcs: list[Callable[[], Any]] = []
+        self._serving_generators: list[Any] = []
+        #: The ASGI 3 application: serve it with ``uvicorn module:app.asgi``.
+        self.asgi = ASGIApp(self)
         self._logger: logging.Logger | None = None
         if self.has_static_folder:
             self._add_static_route(static_host)
@@ -403,6 +412,12 @@ class Kettle(Scaffold):
             cls = KettleClient
         return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)  # type: ignore[return-value]
 
+    def test_websocket(self, path: str, **kwargs: Any) -> WebsocketTestConnection:
+        """An in-process WebSocket client: ``async with app.test_websocket("/ws")``."""
+        from .testing import WebsocketTestConnection
+
+        return WebsocketTestConnection(self, path, **kwargs)
+
     # -- sync execution of user callables --------------------------------------------
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -478,6 +493,27 @@ class Kettle(Scaffold):
         if self.static_folder is None:
             raise RuntimeError(f"The application '{self.name}' has no static folder.")
         return send_from_directory(self.static_folder, filename)
+
+    # -- serving (ASGI lifespan) ------------------------------------------------------
+
+    @setupmethod
+    def before_serving(self, f: F) -> F:
+        """Run ``f`` (sync or async) in an app context when an ASGI server starts."""
+        self.before_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def after_serving(self, f: F) -> F:
+        """Run ``f`` (sync or async) in an app context when an ASGI server stops."""
+        self.after_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def while_serving(self, f: F) -> F:
+        """Run a generator function around serving: start-up before its ``yield``,
+        shut-down after it (sync or async generator)."""
+        self.while_serving_funcs.append(f)
+        return f
 
     # -- teardown --------------------------------------------------------------------
 

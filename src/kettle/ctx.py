@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .dispatch import Step
     from .sessions import SessionMixin
     from .typing import AfterRequestCallable, WSGIEnvironment
+    from .websocket import Websocket
     from .wrappers import Request
 
 __all__ = [
@@ -112,6 +113,7 @@ class AppContext:
         "_token",
         "_torn_down",
         "_url_adapter",
+        "_websocket",
         "app",
         "g",
     )
@@ -128,6 +130,7 @@ class AppContext:
         self._request = request
         self._session = session
         self._url_adapter: MapAdapter | None = None
+        self._websocket: Websocket | None = None
         self._flashes: list[Any] | None = None
         self._after_request_functions: list[AfterRequestCallable] = []
         self._token: contextvars.Token[AppContext] | None = None

@@ -36,15 +36,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
+    BadRequest,
     BadRequestKeyError,
     HTTPException,
     InternalServerError,
 )
-from werkzeug.routing import RoutingException
+from werkzeug.routing import RoutingException, WebsocketMismatch
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import signals
 from .json.provider import DefaultJSONProvider
+from .websocket import WebsocketDisconnect
 from .wrappers import HTML_UTF8, DirectResponse, Response
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ __all__ = [
     "handle_exception",
     "handle_request",
     "handle_user_exception",
+    "handle_websocket",
     "make_response",
 ]
 
@@ -69,6 +72,11 @@ Step = tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]
 Pipeline = Generator[Step, Any, T]
 
 _NO_KWARGS: Mapping[str, Any] = {}
+_WEBSOCKET_ONLY = (
+    "This URL accepts WebSocket connections only. Kettle serves WebSockets through"
+    " its ASGI entry point (app.asgi, for example `uvicorn module:app.asgi`); a"
+    " plain HTTP request, or any request through a WSGI server, cannot open one."
+)
 
 
 # -- drivers -----------------------------------------------------------------------
@@ -120,6 +128,38 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
         return (yield from _exception(app, ctx, e))
 
 
+def handle_websocket(app: Kettle, ctx: AppContext) -> Pipeline[int]:
+    """Push ``ctx`` and run the WebSocket view of its URL; return the close code.
+
+    1000 after the view returned, 1008 when the URL matches no WebSocket route, 1011
+    after an error (logged, or raised when exceptions propagate).
+    """
+    ctx.push()
+    if not app._got_first_request:
+        app._got_first_request = True
+    req: Request = ctx._request  # type: ignore[assignment]
+    if req.routing_exception is not None:
+        return 1008
+    try:
+        for scope in _scopes_outer_first(req):
+            for preprocessor in app.url_value_preprocessors.get(scope, ()):
+                preprocessor(req.endpoint, req.view_args)
+        yield view_step(app, ctx, req)
+    except WebsocketDisconnect:
+        raise
+    except Exception as e:
+        ctx._record_error(e)
+        if signals.got_request_exception.receivers:
+            signals.got_request_exception.send(
+                app, _async_wrapper=app.ensure_sync, exception=e
+            )
+        if _should_propagate(app):
+            raise
+        app.log_exception(ctx, (type(e), e, e.__traceback__))
+        return 1011
+    return 1000
+
+
 def full_dispatch(app: Kettle, ctx: AppContext) -> Pipeline[Any]:
     """Signal the start, run the preprocessors and before hooks, then the view."""
     if signals.request_started.receivers:
@@ -167,6 +207,8 @@ def view_step(app: Kettle, ctx: AppContext, req: Request) -> Step:
     """
     error = req.routing_exception
     if error is not None:
+        if isinstance(error, WebsocketMismatch):
+            raise BadRequest(_WEBSOCKET_ONLY) from None
         raise error
     rule = req.url_rule
     assert rule is not None  # matching sets a rule or an error

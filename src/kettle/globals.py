@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .app import Kettle
     from .ctx import AppContext, AppCtxGlobals
     from .sessions import SessionMixin
+    from .websocket import Websocket
     from .wrappers import Request
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "request",
     "request_ctx",
     "session",
+    "websocket",
 ]
 
 _cv_app: ContextVar[AppContext] = ContextVar("kettle.app_ctx")
@@ -119,6 +121,17 @@ def _resolve_session() -> SessionMixin:
     return ctx.session
 
 
+def _resolve_websocket() -> Websocket:
+    ctx = _get_ctx(None)
+    if ctx is not None and ctx._websocket is not None:
+        return ctx._websocket
+    where = "no Kettle context is active" if ctx is None else f"{ctx!r} is not one"
+    raise UnboundProxyError(
+        "Working outside of a WebSocket connection: 'websocket' is only available in"
+        f" a view registered with `@app.websocket(rule)`, served over ASGI; {where}."
+    )
+
+
 app_ctx: AppContext = cast("AppContext", make_proxy("app_ctx", _resolve_app_ctx))
 current_app: Kettle = cast(
     "Kettle",
@@ -136,3 +149,7 @@ session: SessionMixin = cast("SessionMixin", make_proxy("session", _resolve_sess
 #: The name Flask 3.1 used for the context of a request; in Kettle it is the same
 #: object as :data:`app_ctx`.
 request_ctx: AppContext = app_ctx
+websocket: Websocket = cast(
+    "Websocket",
+    make_proxy("websocket", _resolve_websocket, get_ctx=_get_ctx, field="_websocket"),
+)

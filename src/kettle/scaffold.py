@@ -226,6 +226,28 @@ class Scaffold:
         return decorator
 
     @setupmethod
+    def websocket(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
+        """Register the decorated ``async def`` function for WebSocket connections.
+
+        Served over ASGI only (``app.asgi``); inside it the ``websocket`` proxy is
+        the connection. Over WSGI, such a URL answers 400 with an explanation.
+        """
+
+        def decorator(f: T_route) -> T_route:
+            endpoint = options.pop("endpoint", None)
+            self.add_url_rule(
+                rule,
+                endpoint,
+                f,
+                provide_automatic_options=False,
+                websocket=True,
+                **options,
+            )
+            return f
+
+        return decorator
+
+    @setupmethod
     def add_url_rule(
         self,
         rule: str,

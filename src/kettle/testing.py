@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -15,12 +17,13 @@ from werkzeug.wrappers import Request as BaseRequest
 
 from .adapters.wsgi import PRESERVE_CONTEXT_KEY
 from .sessions import SessionMixin
+from .websocket import WebsocketDisconnect
 
 if TYPE_CHECKING:
     from .app import Kettle
     from .ctx import AppContext
 
-__all__ = ["EnvironBuilder", "KettleClient"]
+__all__ = ["EnvironBuilder", "KettleClient", "WebsocketTestConnection"]
 
 
 class EnvironBuilder(werkzeug.test.EnvironBuilder):
@@ -214,3 +217,111 @@ class KettleClient(werkzeug.test.Client):
             ctx.request.path,
             response.headers.getlist("Set-Cookie"),
         )
+
+
+class WebsocketTestConnection:
+    """An in-process WebSocket client for tests of ``@app.websocket`` routes.
+
+    ::
+
+        async with app.test_websocket("/ws?room=1") as ws:
+            await ws.send("hello")
+            assert await ws.receive() == "echo: hello"
+
+    The app's ASGI entry point runs in a task on the test's event loop; leaving the
+    block disconnects (close code 1000) and waits for the view and its teardown.
+    A connection the view rejects (closes before accepting) raises
+    :class:`~kettle.websocket.WebsocketDisconnect` on entering.
+    """
+
+    def __init__(
+        self,
+        app: Kettle,
+        path: str,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        subprotocols: list[str] | None = None,
+    ) -> None:
+        base, _, query = path.partition("?")
+        self._scope: dict[str, Any] = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "path": base,
+            "raw_path": base.encode(),
+            "root_path": "",
+            "query_string": query.encode(),
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in [("host", "localhost"), *(headers or [])]
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("localhost", 80),
+            "subprotocols": subprotocols or [],
+        }
+        self._app = app
+        self._to_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        #: The subprotocol the app accepted, if any.
+        self.subprotocol: str | None = None
+        #: The close code once the app closed the connection.
+        self.close_code: int | None = None
+
+    async def __aenter__(self) -> WebsocketTestConnection:
+        await self._to_app.put({"type": "websocket.connect"})
+        self._task = asyncio.ensure_future(
+            self._app.asgi(self._scope, self._to_app.get, self._from_app.put)
+        )
+        message = await self._next_message()
+        if message["type"] == "websocket.close":
+            await self._finish()
+            raise WebsocketDisconnect(
+                message.get("code", 1000), message.get("reason", "")
+            )
+        self.subprotocol = message.get("subprotocol")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.close_code is None:
+            await self._to_app.put({"type": "websocket.disconnect", "code": 1000})
+        await self._finish()
+
+    async def _finish(self) -> None:
+        assert self._task is not None
+        await self._task
+
+    async def _next_message(self) -> MutableMapping[str, Any]:
+        assert self._task is not None
+        getting = asyncio.ensure_future(self._from_app.get())
+        await asyncio.wait({getting, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if getting.done():
+            return getting.result()
+        getting.cancel()
+        self._task.result()  # raises what the app raised
+        raise RuntimeError("The WebSocket view ended without accepting or closing.")
+
+    async def send(self, data: str | bytes) -> None:
+        """Send a text (str) or binary (bytes) message to the view."""
+        key = "text" if isinstance(data, str) else "bytes"
+        await self._to_app.put({"type": "websocket.receive", key: data})
+
+    async def send_json(self, value: Any) -> None:
+        """Send ``value`` as a JSON text message."""
+        await self.send(json.dumps(value))
+
+    async def receive(self) -> str | bytes:
+        """The next message from the view; WebsocketDisconnect once it closed."""
+        message = await self._next_message()
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            raise WebsocketDisconnect(self.close_code, message.get("reason", ""))
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        return bytes(message.get("bytes", b""))
+
+    async def receive_json(self) -> Any:
+        """The next message, decoded from JSON."""
+        return json.loads(await self.receive())

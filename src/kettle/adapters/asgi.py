@@ -1,0 +1,287 @@
+"""The ASGI adapter: scope and messages in, pipeline on the loop, messages out.
+
+``app.asgi`` is an instance of :class:`ASGIApp`. It serves the same ``Kettle`` app,
+with the same request pipeline (:mod:`kettle.dispatch`) and context model, as the
+WSGI adapter: ``async def`` callables (views, hooks, error handlers, teardown
+functions) are awaited on the server's event loop; sync ones run in a worker thread
+that sees the request's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..dispatch import handle_request
+from ..wrappers import BODY_SOURCE_KEY, DirectResponse, Response, buffered_parts
+from .asgi_body import ASGIBody, ClientDisconnected
+from .asgi_driver import drive_async, run_steps_async, run_sync
+from .asgi_lifespan import serve_lifespan
+from .asgi_websocket import serve_websocket
+
+if TYPE_CHECKING:
+    from ..app import Kettle
+
+__all__ = ["ASGIApp", "build_environ", "serve_http"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Bodies up to this size, with a Content-Length, are received before dispatch, so
+#: that sync-looking code (``request.get_json()``) works in async views too.
+PREREAD_LIMIT = 64 * 1024
+
+
+class ASGIApp:
+    """The ASGI 3 application of a Kettle app: ``uvicorn module:app.asgi``.
+
+    An instance (rather than a bound method) so that servers see a coroutine
+    ``__call__`` and treat it as ASGI 3.
+    """
+
+    def __init__(self, app: Kettle) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await serve_http(self.app, scope, receive, send)
+        elif kind == "websocket":
+            await serve_websocket(self.app, scope, receive, send)
+        elif kind == "lifespan":
+            await serve_lifespan(self.app, receive, send)
+        else:
+            raise ValueError(f"Kettle does not serve ASGI {kind!r} connections.")
+
+    def __repr__(self) -> str:
+        return f"<ASGIApp of {self.app!r}>"
+
+
+# -- HTTP -----------------------------------------------------------------------------
+
+
+def _latin1(value: str) -> str:
+    return value.encode("utf-8").decode("latin-1")
+
+
+def build_environ(scope: Scope, body: ASGIBody) -> dict[str, Any]:
+    """A WSGI environ for the scope, so that Werkzeug's request works unchanged."""
+    root_path = scope.get("root_path", "")
+    path = scope["path"]
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": _latin1(root_path),
+        "PATH_INFO": _latin1(path),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]) if server[1] is not None else "",
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asgi.scope": scope,
+        BODY_SOURCE_KEY: body,
+    }
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
+    for raw_name, raw_value in scope.get("headers", ()):
+        _add_header(environ, raw_name.decode("latin-1"), raw_value.decode("latin-1"))
+    return environ
+
+
+def _add_header(environ: dict[str, Any], name: str, value: str) -> None:
+    key = name.upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = f"HTTP_{key}"
+    existing = environ.get(key)
+    if existing is not None:
+        separator = "; " if key == "HTTP_COOKIE" else ", "
+        value = f"{existing}{separator}{value}"
+    environ[key] = value
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    try:
+        return int(environ["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        return None
+
+
+async def serve_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    """Handle one HTTP request with ``app``."""
+    loop = asyncio.get_running_loop()
+    body = ASGIBody(receive, loop)
+    environ = build_environ(scope, body)
+    ctx = app.request_context(environ)
+    length = _content_length(environ)
+    if length is not None and 0 < length <= PREREAD_LIMIT:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if limit is None or length <= limit:
+            await body.read_all(limit)
+    error: BaseException | None = None
+    try:
+        response = await drive_async(app, handle_request(app, ctx))
+        await send_response(app, response, environ, body, send)
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        if ctx.is_pushed:
+            await ctx.apop(error, run_steps=functools.partial(run_steps_async, app))
+
+
+def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers
+    ]
+
+
+async def send_response(
+    app: Kettle,
+    response: Response | DirectResponse,
+    environ: dict[str, Any],
+    body: ASGIBody,
+    send: Send,
+) -> None:
+    """Write a response as ASGI messages, streaming its body if it is an iterable."""
+    method = environ["REQUEST_METHOD"]
+    if type(response) is DirectResponse:
+        await _send_buffered(
+            send, 200, response.headers, [] if method == "HEAD" else [response.body]
+        )
+        return
+    parts = buffered_parts(response, method)  # type: ignore[arg-type]
+    if parts is not None:
+        status, headers, chunks = parts
+        await _send_buffered(send, int(status[:3]), headers, chunks)
+        return
+    await _send_general(app, response, environ, body, send)  # type: ignore[arg-type]
+
+
+async def _send_buffered(
+    send: Send, status: int, headers: list[tuple[str, str]], chunks: list[bytes]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": _asgi_headers(headers),
+        }
+    )
+    await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+
+async def _send_general(
+    app: Kettle,
+    response: Response,
+    environ: dict[str, Any],
+    body: ASGIBody,
+    send: Send,
+) -> None:
+    """Any other response: Werkzeug's headers and body rules, streamed."""
+    headers = response.get_wsgi_headers(environ).to_wsgi_list()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": _asgi_headers(headers),
+        }
+    )
+    source = response.response
+    if response.is_sequence:
+        content = b"".join(response.get_app_iter(environ))
+        await send({"type": "http.response.body", "body": content})
+        response.close()
+        return
+    if isinstance(source, AsyncIterable):
+        chunks: Any = _encode_async(source)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            await _close_async(chunks)
+            chunks = _no_chunks()
+    else:
+        chunks = _iterate_in_thread(response.get_app_iter(environ))
+    await _stream_until_disconnect(chunks, body, send)
+
+
+async def _no_chunks() -> Any:
+    return
+    yield b""
+
+
+async def _encode_async(source: AsyncIterable[Any]) -> Any:
+    try:
+        async for chunk in source:
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    finally:
+        await _close_async(source)
+
+
+async def _close_async(iterable: Any) -> None:
+    close = getattr(iterable, "aclose", None)
+    if close is not None:
+        await close()
+
+
+async def _iterate_in_thread(iterable: Any) -> Any:
+    """Iterate a sync body in worker threads, closing it in one at the end."""
+    iterator = iter(iterable)
+    done = object()
+    try:
+        while True:
+            chunk = await run_sync(next, iterator, done)
+            if chunk is done:
+                return
+            yield chunk
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            await run_sync(close)
+
+
+async def _stream_until_disconnect(chunks: Any, body: ASGIBody, send: Send) -> None:
+    """Send the chunks; stop (and close the body) if the client goes away.
+
+    The client is watched only once the request body has been received: until then
+    the view may still be reading it.
+    """
+    streaming = asyncio.ensure_future(_send_chunks(chunks, send))
+    watching = asyncio.ensure_future(body.wait_disconnect())
+    try:
+        await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (streaming, watching):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(streaming, watching, return_exceptions=True)
+        await chunks.aclose()
+    if streaming.done() and not streaming.cancelled():
+        error = streaming.exception()
+        if error is not None and not isinstance(error, ClientDisconnected):
+            raise error
+
+
+async def _send_chunks(chunks: Any, send: Send) -> None:
+    try:
+        async for chunk in chunks:
+            if chunk:
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError as e:  # the server reports a closed connection
+        raise ClientDisconnected() from e

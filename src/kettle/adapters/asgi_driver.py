@@ -1,0 +1,82 @@
+"""Running the request pipeline and user callables on an event loop.
+
+``async def`` callables are awaited on the loop; sync ones run in a worker thread
+with a copy of the caller's context variables, so the proxies work there and the
+loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
+from types import CoroutineType, FunctionType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..dispatch import Pipeline, Step
+
+if TYPE_CHECKING:
+    from ..app import Kettle
+
+__all__ = ["drive_async", "run_step", "run_steps_async", "run_sync"]
+
+T = TypeVar("T")
+
+
+def _is_async(app: Kettle, func: Callable[..., Any]) -> bool:
+    # Plain functions (views, hooks) are asked once; other callables, such as the
+    # bound methods made anew for each request, every time, to keep the cache small.
+    if type(func) is not FunctionType:
+        return asyncio.iscoroutinefunction(func)
+    cache = app._async_callables
+    found = cache.get(func)
+    if found is None:
+        found = cache[func] = asyncio.iscoroutinefunction(func)
+    return found
+
+
+async def run_sync(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a sync callable in a worker thread that sees the caller's context."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await loop.run_in_executor(None, call)
+
+
+async def run_step(app: Kettle, step: Step) -> Any:
+    """Run one step: await it if it is async, else call it in a worker thread."""
+    func, args, kwargs = step
+    if _is_async(app, func):
+        return await func(*args, **kwargs)
+    result = await run_sync(func, *args, **kwargs)
+    if type(result) is CoroutineType:
+        result = await result
+    return result
+
+
+async def drive_async(app: Kettle, pipeline: Pipeline[T]) -> T:
+    """Run a pipeline on the event loop: await async steps, thread the sync ones."""
+    # PERF: called for every ASGI request; kept flat.
+    send = pipeline.send
+    try:
+        step = send(None)
+        while True:
+            try:
+                result = await run_step(app, step)
+            except Exception as e:
+                step = pipeline.throw(e)
+            else:
+                step = send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def run_steps_async(app: Kettle, steps: Iterator[Step]) -> list[BaseException]:
+    """Run teardown steps on the loop; every one runs; return their errors."""
+    errors: list[BaseException] = []
+    for step in steps:
+        try:
+            await run_step(app, step)
+        except BaseException as e:
+            errors.append(e)
+    return errors

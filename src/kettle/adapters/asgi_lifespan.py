@@ -1,0 +1,69 @@
+"""The ASGI lifespan: ``before_serving``, ``while_serving``, ``after_serving``."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..dispatch import Pipeline
+from ..serving import shut_down, start_up
+from .asgi_driver import drive_async, run_steps_async
+
+if TYPE_CHECKING:
+    from ..app import Kettle
+
+__all__ = ["serve_lifespan"]
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def serve_lifespan(app: Kettle, receive: Receive, send: Send) -> None:
+    """Answer the server's startup and shutdown events."""
+    started = False
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await _in_app_context(app, start_up)
+            except Exception:
+                await send(
+                    {
+                        "type": "lifespan.startup.failed",
+                        "message": traceback.format_exc(),
+                    }
+                )
+                return
+            started = True
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                if started:
+                    await _in_app_context(app, shut_down)
+            except Exception:
+                await send(
+                    {
+                        "type": "lifespan.shutdown.failed",
+                        "message": traceback.format_exc(),
+                    }
+                )
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _in_app_context(
+    app: Kettle, phase: Callable[[Kettle], Pipeline[None]]
+) -> None:
+    ctx = app.app_context()
+    ctx.push()
+    error: BaseException | None = None
+    try:
+        await drive_async(app, phase(app))
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        await ctx.apop(error, run_steps=functools.partial(run_steps_async, app))
