@@ -427,13 +427,24 @@ class Kettle(Scaffold):
         return func
 
     def async_to_sync(self, func: Callable[P, Any]) -> Callable[P, Any]:
-        """Wrap a coroutine function to run to completion on the thread's own loop."""
+        """Wrap a coroutine function to run to completion on the thread's own loop.
+
+        Called from the server's event loop (ASGI), where nothing may block, the
+        coroutine is started as a task instead and the wrapper returns None; its
+        failure is logged.
+        """
         loops = self._loops
 
         def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return loops.run(func(*args, **kwargs))
+            return loops.run_or_schedule(func(*args, **kwargs), self._log_task_error)
 
         return run
+
+    def _log_task_error(self, error: BaseException) -> None:
+        self.logger.error(
+            "Error in an async callable started from sync code",
+            exc_info=(type(error), error, error.__traceback__),
+        )
 
     # -- dispatch hook points ---------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["ThreadLoops"]
@@ -37,6 +37,34 @@ class ThreadLoops(threading.local):
     """One private event loop per thread, for running coroutines to completion."""
 
     holder: _LoopHolder | None = None
+
+    def __init__(self) -> None:
+        #: Tasks started by :meth:`run_or_schedule`, kept until they finish.
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def run_or_schedule(
+        self, coro: Coroutine[Any, Any, T], on_error: Callable[[BaseException], None]
+    ) -> T | None:
+        """Run ``coro`` to completion, or, on a thread whose loop is running (ASGI),
+        start it as a task on that loop and return None.
+
+        Used for async signal receivers, which sync code cannot wait for on the
+        server's loop; a failure of the task is passed to ``on_error``.
+        """
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            return self.run(coro)
+        task = loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(t, on_error))
+        return None
+
+    def _finished(
+        self, task: asyncio.Task[Any], on_error: Callable[[BaseException], None]
+    ) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            on_error(task.exception())  # type: ignore[arg-type]
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion on this thread's loop and return its result.
