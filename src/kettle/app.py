@@ -6,6 +6,7 @@ import inspect
 import logging
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -113,6 +114,7 @@ class Kettle(Scaffold):
         self._got_first_request = False
         self._matcher: FastMatcher | None = None
         self._loops = ThreadLoops()
+        self._ctx_lock = threading.Lock()
         self._async_callables: dict[Callable[..., Any], bool] = {}
         self.before_serving_funcs: list[Callable[[], Any]] = []
         self.after_serving_funcs: list[Callable[[], Any]] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -138,7 +137,8 @@ class AppContext:
         self._holds = 0
         self._torn_down = False
         self._exc: BaseException | None = None
-        self._lock = threading.Lock()
+        # One lock per app: the sections it guards are a few instructions long.
+        self._lock = app._ctx_lock
 
     @classmethod
     def from_environ(cls, app: Kettle, environ: WSGIEnvironment) -> AppContext:
@@ -291,8 +291,10 @@ class AppContext:
         self._token = None
         assert token is not None  # guaranteed by _check_top
         _cv_app.reset(token)
-        self._send_popped(errors)
-        self.app.raise_teardown_errors(errors)
+        if signals.appcontext_popped.receivers:
+            self._send_popped(errors)
+        if errors:
+            self.app.raise_teardown_errors(errors)
 
     def _check_top(self) -> None:
         if self._token is None:

@@ -116,7 +116,16 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
         if not app._got_first_request:
             app._got_first_request = True
         try:
-            rv = yield from full_dispatch(app, ctx)
+            # PERF: dispatch without preprocessors or before-request hooks costs
+            # one step; full_dispatch runs them when there are any.
+            if (
+                app.url_value_preprocessors
+                or app.before_request_funcs
+                or signals.request_started.receivers
+            ):
+                rv = yield from full_dispatch(app, ctx)
+            else:
+                rv = yield view_step(app, ctx, ctx._request)  # type: ignore[arg-type]
         except Exception as e:
             rv = yield from _user_exception(app, ctx, e)
         direct = _direct_response(app, ctx, rv)

@@ -17,10 +17,10 @@ only ever return what Werkzeug would have returned.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
-from werkzeug.routing import Map, Rule, ValidationError
+from werkzeug.routing import BaseConverter, IntegerConverter, Map, Rule, ValidationError
 
 __all__ = ["FastMatcher"]
 
@@ -37,7 +37,25 @@ class _DynamicRule:
         self.pattern = pattern
         self.eligible = eligible
         self.trailing_slash = rule.rule.endswith("/")
-        self.converters: Mapping[str, Any] = rule._converters
+        self.converters: dict[str, Callable[[str], Any] | None] = {
+            name: _to_python(converter) for name, converter in rule._converters.items()
+        }
+
+
+def _to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
+    """The converter's to_python, or None where it returns the string unchanged."""
+    kind = type(converter)
+    if kind.to_python is BaseConverter.to_python:
+        return None
+    if (
+        kind is IntegerConverter
+        and not converter.fixed_digits  # type: ignore[attr-defined]
+        and converter.min is None  # type: ignore[attr-defined]
+        and converter.max is None  # type: ignore[attr-defined]
+        and not converter.signed  # type: ignore[attr-defined]
+    ):
+        return int  # its regex admits digits only: int() is all it does
+    return converter.to_python
 
 
 def _first_segment(path: str) -> str:
@@ -81,12 +99,13 @@ def _compile(rule: Rule) -> re.Pattern[str] | None:
 class FastMatcher:
     """Matches request paths against a ``Map`` without binding an adapter."""
 
-    __slots__ = ("_dynamic", "_enabled", "_static", "_wildcard")
+    __slots__ = ("_dynamic", "_enabled", "_slashed", "_static", "_wildcard")
 
     def __init__(self, url_map: Map) -> None:
         self._static: dict[str, list[tuple[Rule, bool]]] = {}
         self._dynamic: dict[str, list[_DynamicRule]] = {}
         self._wildcard: list[_DynamicRule] = []
+        self._slashed: set[str] = set()
         rules = list(url_map.iter_rules())
         self._enabled = not url_map.host_matching and not any(
             r.subdomain for r in rules
@@ -114,6 +133,8 @@ class FastMatcher:
         # starts with a variable: each bucket lists those too.
         for bucket in self._dynamic.values():
             bucket.extend(self._wildcard)
+        # Paths that a static rule has with a trailing slash: Werkzeug redirects them.
+        self._slashed = {p[:-1] for p in self._static if p.endswith("/") and p != "/"}
         return True
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
@@ -124,7 +145,7 @@ class FastMatcher:
         static = self._static.get(path)
         if static is not None:
             return self._match_static(static, method)
-        if path + "/" in self._static:
+        if path in self._slashed:
             return None
         if path[-1:] == "/" and path[:-1] in self._static:
             # A static rule without the slash may match it (strict_slashes=False),
@@ -165,9 +186,10 @@ class FastMatcher:
     ) -> tuple[Rule, dict[str, Any]] | None:
         converters = found.converters
         try:
-            return found.rule, {
-                name: converters[name].to_python(value)
-                for name, value in values.items()
-            }
+            for name, value in values.items():
+                to_python = converters[name]
+                if to_python is not None:
+                    values[name] = to_python(value)
         except ValidationError:
             return None
+        return found.rule, values

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from .typing import WSGIEnvironment
 
 __all__ = [
-    "BODY_SOURCE_KEY",
     "BodySource",
     "DirectResponse",
     "Request",
@@ -30,17 +29,14 @@ __all__ = [
     "buffered_parts",
 ]
 
-#: The environ key under which an adapter that receives the body asynchronously
-#: (ASGI) puts its :class:`BodySource`.
-BODY_SOURCE_KEY = "kettle.body"
-
 
 class BodySource(Protocol):
-    """A request body that arrives asynchronously, as an ASGI adapter provides it.
+    """Where an adapter without a WSGI environ (ASGI) gets a request's parts.
 
-    The same object is the environ's ``wsgi.input``: its sync ``read`` serves
-    Werkzeug's parsers once the body is buffered (or, from a worker thread, waits
-    for it).
+    The body arrives asynchronously; the same object is the environ's
+    ``wsgi.input``, whose sync ``read`` serves Werkzeug's parsers once the body is
+    buffered (or, from a worker thread, waits for it). Headers and the environ are
+    only built if the request reads them.
     """
 
     @property
@@ -53,12 +49,19 @@ class BodySource(Protocol):
     def iter_chunks(self, limit: int | None) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, without buffering it."""
 
+    def make_headers(self) -> Headers:
+        """The request's headers (called once, when first read)."""
+
+    def make_environ(self) -> WSGIEnvironment:
+        """A WSGI environ for the request (called once, when first read)."""
+
 
 #: The Content-Type of a ``str`` returned by a view.
 HTML_UTF8 = "text/html; charset=utf-8"
 
 
 T = TypeVar("T")
+RequestT = TypeVar("RequestT", bound="Request")
 
 
 class _computed_once(Generic[T]):  # noqa: N801 -- used like a decorator
@@ -124,6 +127,45 @@ class Request(_WerkzeugRequest):
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
 
+    @classmethod
+    def from_parts(
+        cls: type[RequestT],
+        *,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path: str,
+        query_string: bytes,
+        remote_addr: str | None,
+        source: BodySource,
+    ) -> RequestT:
+        """A request from already-decoded parts, for an adapter that has no environ.
+
+        ``source`` serves the body, and builds the headers and a WSGI environ when
+        they are first read (see :class:`BodySource`).
+        """
+        request = cls.__new__(cls)
+        request.__dict__.update(
+            method=method.upper(),
+            scheme=scheme,
+            server=server,
+            root_path=root_path.rstrip("/"),
+            path="/" + path.lstrip("/"),
+            query_string=query_string,
+            remote_addr=remote_addr,
+            shallow=False,
+            _body_source=source,
+        )
+        return request
+
+    @_computed_once
+    def environ(self) -> WSGIEnvironment:
+        """The WSGI environ; built on demand for a request from :meth:`from_parts`."""
+        environ = self.__dict__["_body_source"].make_environ()
+        environ["werkzeug.request"] = self
+        return environ  # type: ignore[no-any-return]
+
     @_computed_once
     def method(self) -> str:
         """The request method, upper-cased (``GET``, ``POST``...)."""
@@ -162,8 +204,11 @@ class Request(_WerkzeugRequest):
         return str(self.environ.get("QUERY_STRING", "")).encode("latin1")
 
     @_computed_once
-    def headers(self) -> EnvironHeaders:  # type: ignore[override]
-        """The request headers, read from the environ."""
+    def headers(self) -> Headers:
+        """The request headers."""
+        source = self.__dict__.get("_body_source")
+        if source is not None:
+            return source.make_headers()  # type: ignore[no-any-return]
         return EnvironHeaders(self.environ)
 
     @_computed_once
@@ -174,7 +219,7 @@ class Request(_WerkzeugRequest):
     @_computed_once
     def args(self) -> MultiDict[str, str]:
         """The parsed query string, as an immutable multi-dict."""
-        query = str(self.environ.get("QUERY_STRING", ""))
+        query = self.query_string.decode("latin-1")
         # PERF: a plain ASCII query needs no decoding; split it directly.
         if query.isascii() and "%" not in query and "+" not in query:
             pairs = [part.partition("=")[::2] for part in query.split("&") if part]
@@ -192,7 +237,7 @@ class Request(_WerkzeugRequest):
         """
         if asyncio._get_running_loop() is None:
             return _werkzeug_get_data(self, cache, as_text, parse_form_data)
-        source: BodySource | None = self.environ.get(BODY_SOURCE_KEY)
+        source: BodySource | None = self.__dict__.get("_body_source")
         if source is not None and not source.complete:
             return self._receive_then_get_data(source, cache, as_text, parse_form_data)
         data = _werkzeug_get_data(self, cache, as_text, parse_form_data)
@@ -210,7 +255,7 @@ class Request(_WerkzeugRequest):
         Under ASGI the chunks are not buffered, so the body cannot be read again
         afterwards; under WSGI they are read from ``request.stream``.
         """
-        source: BodySource | None = self.environ.get(BODY_SOURCE_KEY)
+        source: BodySource | None = self.__dict__.get("_body_source")
         if source is not None:
             async for chunk in source.iter_chunks(self.max_content_length):
                 yield chunk
@@ -389,14 +434,19 @@ class DirectResponse:
     the response object. The bytes on the wire are the same.
     """
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "content_type", "status")
 
     def __init__(self, body: bytes, content_type: str, status: str = "200 OK") -> None:
         self.body = body
+        self.content_type = content_type
         self.status = status
-        self.headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The response headers, as WSGI sends them."""
+        return [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ..ctx import AppContext, StepRunner
 from ..dispatch import handle_request
-from ..wrappers import BODY_SOURCE_KEY, DirectResponse, Response, buffered_parts
-from .asgi_body import ASGIBody, ClientDisconnected
+from ..wrappers import DirectResponse, Response, buffered_parts
+from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import drive_async, run_steps_async, run_sync
 from .asgi_lifespan import serve_lifespan
 from .asgi_websocket import serve_websocket
@@ -35,6 +35,7 @@ Send = Callable[[Message], Awaitable[None]]
 #: Bodies up to this size, with a Content-Length, are received before dispatch, so
 #: that sync-looking code (``request.get_json()``) works in async views too.
 PREREAD_LIMIT = 64 * 1024
+_NO_BODY = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 class ASGIApp:
@@ -46,11 +47,12 @@ class ASGIApp:
 
     def __init__(self, app: Kettle) -> None:
         self.app = app
+        self._run_steps = functools.partial(run_steps_async, app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await serve_http(self.app, scope, receive, send)
+            await serve_http(self.app, scope, receive, send, self._run_steps)
         elif kind == "websocket":
             await serve_websocket(self.app, scope, receive, send)
         elif kind == "lifespan":
@@ -65,83 +67,73 @@ class ASGIApp:
 # -- HTTP -----------------------------------------------------------------------------
 
 
-def _latin1(value: str) -> str:
-    return value.encode("utf-8").decode("latin-1")
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
-def build_environ(scope: Scope, body: ASGIBody) -> dict[str, Any]:
-    """A WSGI environ for the scope, so that Werkzeug's request works unchanged."""
+def make_context(app: Kettle, scope: Scope, body: ASGIBody) -> AppContext:
+    """The context of the request of ``scope``; its environ is built lazily."""
     root_path = scope.get("root_path", "")
     path = scope["path"]
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :]
-    server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": _latin1(root_path),
-        "PATH_INFO": _latin1(path),
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SERVER_NAME": server[0],
-        "SERVER_PORT": str(server[1]) if server[1] is not None else "",
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": body,
-        "wsgi.input_terminated": True,
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "asgi.scope": scope,
-        BODY_SOURCE_KEY: body,
-    }
-    if client:
-        environ["REMOTE_ADDR"] = client[0]
-        environ["REMOTE_PORT"] = str(client[1])
-    for raw_name, raw_value in scope.get("headers", ()):
-        _add_header(environ, raw_name.decode("latin-1"), raw_value.decode("latin-1"))
-    return environ
+    request = app.request_class.from_parts(
+        method=scope["method"],
+        scheme=scope.get("scheme", "http"),
+        server=_server(scope),
+        root_path=root_path,
+        path=path,
+        query_string=scope.get("query_string", b""),
+        remote_addr=client[0] if client else None,
+        source=body,
+    )
+    return AppContext(app, request=request)
 
 
-def _add_header(environ: dict[str, Any], name: str, value: str) -> None:
-    key = name.upper().replace("-", "_")
-    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        key = f"HTTP_{key}"
-    existing = environ.get(key)
-    if existing is not None:
-        separator = "; " if key == "HTTP_COOKIE" else ", "
-        value = f"{existing}{separator}{value}"
-    environ[key] = value
-
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    try:
-        return int(environ["CONTENT_LENGTH"])
-    except (KeyError, ValueError):
+def _server(scope: Scope) -> tuple[str, int | None] | None:
+    server = scope.get("server")
+    if not server:
         return None
+    return server[0], server[1]
 
 
-async def serve_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_http(
+    app: Kettle,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    run_steps: StepRunner,
+) -> None:
     """Handle one HTTP request with ``app``."""
-    loop = asyncio.get_running_loop()
-    body = ASGIBody(receive, loop)
-    environ = build_environ(scope, body)
-    ctx = app.request_context(environ)
-    length = _content_length(environ)
-    if length is not None and 0 < length <= PREREAD_LIMIT:
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        if limit is None or length <= limit:
-            await body.read_all(limit)
+    body = ASGIBody(scope, receive, asyncio.get_running_loop())
+    ctx = make_context(app, scope, body)
+    if scope["method"] not in _NO_BODY:
+        await _preread(app, scope, body)
     error: BaseException | None = None
     try:
         response = await drive_async(app, handle_request(app, ctx))
-        await send_response(app, response, environ, body, send)
+        await send_response(app, response, ctx, body, send)
     except BaseException as e:
         error = e
         raise
     finally:
         if ctx.is_pushed:
-            await ctx.apop(error, run_steps=functools.partial(run_steps_async, app))
+            await ctx.apop(error, run_steps=run_steps)
+
+
+async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
+    length = _declared_length(scope)
+    if length is not None and 0 < length <= PREREAD_LIMIT:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if limit is None or length <= limit:
+            await body.read_all(limit)
 
 
 def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -154,22 +146,32 @@ def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
 async def send_response(
     app: Kettle,
     response: Response | DirectResponse,
-    environ: dict[str, Any],
+    ctx: AppContext,
     body: ASGIBody,
     send: Send,
 ) -> None:
     """Write a response as ASGI messages, streaming its body if it is an iterable."""
-    method = environ["REQUEST_METHOD"]
+    method = ctx._request.method  # type: ignore[union-attr]
     if type(response) is DirectResponse:
-        await _send_buffered(
-            send, 200, response.headers, [] if method == "HEAD" else [response.body]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", response.content_type.encode("latin-1")),
+                    (b"content-length", str(len(response.body)).encode()),
+                ],
+            }
         )
+        content = b"" if method == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": content})
         return
     parts = buffered_parts(response, method)  # type: ignore[arg-type]
     if parts is not None:
         status, headers, chunks = parts
         await _send_buffered(send, int(status[:3]), headers, chunks)
         return
+    environ = ctx.request.environ
     await _send_general(app, response, environ, body, send)  # type: ignore[arg-type]
 
 

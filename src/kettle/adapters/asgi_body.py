@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ClientDisconnected as _WerkzeugClientDisconnected
 from werkzeug.exceptions import RequestEntityTooLarge
 
-__all__ = ["ASGIBody", "ClientDisconnected"]
+__all__ = ["ASGIBody", "ClientDisconnected", "build_environ"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -29,7 +31,13 @@ class ClientDisconnected(_WerkzeugClientDisconnected):
 class ASGIBody:
     """An ASGI request body: a buffer filled from ``receive()`` on demand."""
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._scope = scope
         self._receive = receive
         self._loop = loop
         self._chunks: list[bytes] = []
@@ -90,6 +98,19 @@ class ASGIBody:
             if message["type"] == "http.disconnect":
                 self.disconnected = True
 
+    def make_headers(self) -> Headers:
+        """The request headers, from the scope."""
+        return Headers(
+            [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in self._scope.get("headers", ())
+            ]
+        )
+
+    def make_environ(self) -> dict[str, Any]:
+        """A WSGI environ for the scope, with this body as ``wsgi.input``."""
+        return build_environ(self._scope, self)
+
     # -- the file-like side, for Werkzeug ------------------------------------------
 
     def _buffered_file(self) -> io.BytesIO:
@@ -126,3 +147,51 @@ class ASGIBody:
 
     def __iter__(self) -> Any:
         return iter(self._buffered_file())
+
+
+def _latin1(value: str) -> str:
+    return value.encode("utf-8").decode("latin-1")
+
+
+def build_environ(scope: MutableMapping[str, Any], body: ASGIBody) -> dict[str, Any]:
+    """A WSGI environ for the scope, so that Werkzeug's request works unchanged."""
+    root_path = scope.get("root_path", "")
+    path = scope["path"]
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": _latin1(root_path),
+        "PATH_INFO": _latin1(path),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]) if server[1] is not None else "",
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asgi.scope": scope,
+    }
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
+    for raw_name, raw_value in scope.get("headers", ()):
+        _add_header(environ, raw_name.decode("latin-1"), raw_value.decode("latin-1"))
+    return environ
+
+
+def _add_header(environ: dict[str, Any], name: str, value: str) -> None:
+    key = name.upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = f"HTTP_{key}"
+    existing = environ.get(key)
+    if existing is not None:
+        separator = "; " if key == "HTTP_COOKIE" else ", "
+        value = f"{existing}{separator}{value}"
+    environ[key] = value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,8 +48,15 @@ async def run_step(app: Kettle, step: Step) -> Any:
     func, args, kwargs = step
     if _is_async(app, func):
         return await func(*args, **kwargs)
+    return await _run_sync_step(func, args, kwargs)
+
+
+async def _run_sync_step(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Any:
     result = await run_sync(func, *args, **kwargs)
     if type(result) is CoroutineType:
+        # A sync callable that returned a coroutine: await it here, on the loop.
         result = await result
     return result
 
@@ -62,7 +69,11 @@ async def drive_async(app: Kettle, pipeline: Pipeline[T]) -> T:
         step = send(None)
         while True:
             try:
-                result = await run_step(app, step)
+                func, args, kwargs = step
+                if _is_async(app, func):
+                    result = await func(*args, **kwargs)
+                else:
+                    result = await _run_sync_step(func, args, kwargs)
             except Exception as e:
                 step = pipeline.throw(e)
             else:

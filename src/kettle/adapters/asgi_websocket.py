@@ -97,12 +97,12 @@ async def serve_websocket(
     app: Kettle, scope: MutableMapping[str, Any], receive: Receive, send: Send
 ) -> None:
     """Handle one WebSocket connection with ``app``."""
-    from .asgi import build_environ
+    from .asgi import make_context
 
-    body = ASGIBody(_nothing, asyncio.get_running_loop())
+    full_scope = {"method": "GET", **scope}
+    body = ASGIBody(full_scope, _nothing, asyncio.get_running_loop())
     body.complete = True
-    environ = build_environ({"method": "GET", **scope}, body)
-    ctx = app.request_context(environ)
+    ctx = make_context(app, full_scope, body)
     connection = ASGIWebsocket(ctx.request, receive, send)
     ctx._websocket = connection
     error: BaseException | None = None

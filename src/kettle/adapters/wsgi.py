@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import drive, handle_request
+from ..helpers import stream_with_context
 from ..wrappers import DirectResponse, Response, buffered_parts
 
 if TYPE_CHECKING:
@@ -28,6 +29,13 @@ def serve_wsgi(
     error: BaseException | None = None
     try:
         response = drive(app, handle_request(app, ctx))
+        if isinstance(response, Response) and isinstance(
+            response.response, AsyncIterable
+        ):
+            # As under ASGI: iterated on this thread's loop, with the context kept.
+            response.response = stream_with_context(
+                _iterate_async(app, response.response)
+            )
         preserve = environ.get(PRESERVE_CONTEXT_KEY)
         if preserve is not None:
             ctx.retain()
@@ -39,6 +47,25 @@ def serve_wsgi(
     finally:
         if ctx.is_pushed:
             ctx.pop(error)
+
+
+_DONE: Any = object()
+
+
+async def _next_chunk(iterator: AsyncIterator[Any]) -> Any:
+    return await anext(iterator, _DONE)
+
+
+def _iterate_async(app: Kettle, body: AsyncIterable[Any]) -> Iterator[Any]:
+    """Iterate an async body on the calling thread's private event loop."""
+    iterator = aiter(body)
+    try:
+        while (chunk := app._loops.run(_next_chunk(iterator))) is not _DONE:
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            app._loops.run(aclose())
 
 
 def _write(
