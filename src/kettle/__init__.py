@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import json as json
 from .app import Kettle as Kettle
+from .blueprints import Blueprint as Blueprint
 from .config import Config as Config
 from .ctx import after_this_request as after_this_request
 from .ctx import copy_current_request_context as copy_current_request_context
@@ -37,6 +38,7 @@ from .wrappers import Request as Request
 from .wrappers import Response as Response
 
 __all__ = [
+    "Blueprint",
     "Config",
     "Kettle",
     "Request",

@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -21,6 +21,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import dispatch, teardown
 from .adapters.asgi import ASGIApp
 from .adapters.wsgi import run_dev_server, serve_wsgi
+from .blueprints import Blueprint
+from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
 from .errors import SetupError, raise_collected
@@ -110,7 +112,9 @@ class Kettle(Scaffold):
             Callable[[Exception, str, dict[str, Any]], str]
         ] = []
         self.extensions: dict[str, Any] = {}
-        self.blueprints: dict[str, Any] = {}
+        self.blueprints: dict[str, Blueprint] = {}
+        #: The click group of the app's CLI commands (``@app.cli.command()``).
+        self.cli: AppGroup = AppGroup(self.name)
         self._got_first_request = False
         self._matcher: FastMatcher | None = None
         self._loops = ThreadLoops()
@@ -251,6 +255,19 @@ class Kettle(Scaffold):
         found = {item.upper() for item in methods}
         found.update(getattr(view_func, "required_methods", ()))
         return found
+
+    @setupmethod
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Register ``blueprint`` on the app; ``options`` override its settings.
+
+        ``url_prefix``, ``subdomain``, ``url_defaults`` and ``name`` (to register the
+        same blueprint twice) are the usual ones.
+        """
+        blueprint.register(self, options)
+
+    def iter_blueprints(self) -> Iterator[Blueprint]:
+        """The registered blueprints, in registration order."""
+        return iter(self.blueprints.values())
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """Build the URL adapter for a request, or for no request from the config."""
@@ -498,14 +515,6 @@ class Kettle(Scaffold):
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP error propagates like any other error (TRAP_* config)."""
         return isinstance(e, HTTPException) and dispatch._trapped(self, e)
-
-    def send_static_file(self, filename: str) -> Response:
-        """Serve a file from the static folder."""
-        from .helpers import send_from_directory
-
-        if self.static_folder is None:
-            raise RuntimeError(f"The application '{self.name}' has no static folder.")
-        return send_from_directory(self.static_folder, filename)
 
     # -- serving (ASGI lifespan) ------------------------------------------------------
 

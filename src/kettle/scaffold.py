@@ -12,7 +12,8 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from datetime import timedelta
+from typing import IO, Any, TypeVar, cast
 
 from werkzeug.exceptions import HTTPException, default_exceptions
 
@@ -172,6 +173,38 @@ class Scaffold:
     @static_url_path.setter
     def static_url_path(self, value: str | None) -> None:
         self._static_url_path = value.rstrip("/") if value is not None else None
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """The cache max-age for a static file: ``SEND_FILE_MAX_AGE_DEFAULT``."""
+        from .globals import current_app
+
+        value = current_app.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return int(value)
+
+    def send_static_file(self, filename: str) -> Any:
+        """Serve ``filename`` from the static folder (the ``static`` view)."""
+        from .helpers import send_from_directory
+
+        if self.static_folder is None:
+            raise RuntimeError(f"{self!r} has no static folder to serve files from.")
+        return send_from_directory(
+            self.static_folder, filename, max_age=self.get_send_file_max_age(filename)
+        )
+
+    def open_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = None
+    ) -> IO[Any]:
+        """Open a file relative to :attr:`root_path` for reading."""
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("Resources can only be opened for reading.")
+        path = os.path.join(self.root_path, resource)
+        if mode == "rb":
+            return open(path, mode)
+        return open(path, mode, encoding=encoding or "utf-8")
 
     # -- routes ----------------------------------------------------------------------
 
