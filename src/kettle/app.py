@@ -18,7 +18,7 @@ from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import dispatch, teardown
+from . import dispatch, teardown, templating
 from .adapters.asgi import ASGIApp
 from .adapters.wsgi import run_dev_server, serve_wsgi
 from .blueprints import Blueprint
@@ -33,6 +33,7 @@ from .loops import ThreadLoops
 from .routing import FastMatcher
 from .scaffold import Scaffold, setupmethod
 from .sessions import SecureCookieSessionInterface, SessionInterface
+from .templating import Environment
 from .wrappers import Request, Response
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ class Kettle(Scaffold):
     url_rule_class: type[Rule] = Rule
     url_map_class: type[Map] = Map
     test_client_class: type[Client] | None = None
+    jinja_environment: type[Environment] = Environment
+    #: Options for the Jinja environment (see ``jinja2.Environment``).
+    jinja_options: dict[str, Any] = {}  # noqa: RUF012 -- Flask's documented attribute
     default_config = DEFAULT_CONFIG
 
     testing = ConfigAttribute[bool]("TESTING")
@@ -515,6 +519,77 @@ class Kettle(Scaffold):
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP error propagates like any other error (TRAP_* config)."""
         return isinstance(e, HTTPException) and dispatch._trapped(self, e)
+
+    # -- templates -------------------------------------------------------------------
+
+    @property
+    def jinja_env(self) -> Environment:
+        """The Jinja environment, created on first use."""
+        env = self.__dict__.get("_jinja_env")
+        if env is None:
+            env = self.__dict__["_jinja_env"] = self.create_jinja_environment()
+        return env
+
+    def create_jinja_environment(self) -> Environment:
+        """Build the Jinja environment (override to customise it)."""
+        return templating.create_environment(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Whether to autoescape a template: strings and HTML/XML/SVG files."""
+        return templating.select_autoescape(filename)
+
+    def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add the context processors' values to a template's context."""
+        templating.update_template_context(self, context)
+
+    def _template_decorator(
+        self, add: Callable[[Any, str | None], None], name: Any
+    ) -> Any:
+        if callable(name):
+            add(name, None)
+            return name
+
+        def decorator(f: F) -> F:
+            add(f, name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def template_filter(self, name: Any = None) -> Any:
+        """Register a Jinja filter: ``@app.template_filter`` or ``(name)``."""
+        return self._template_decorator(self.add_template_filter, name)
+
+    @setupmethod
+    def add_template_filter(
+        self, f: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Register ``f`` as the Jinja filter ``name`` (default: its name)."""
+        self.jinja_env.filters[name or f.__name__] = f
+
+    @setupmethod
+    def template_test(self, name: Any = None) -> Any:
+        """Register a Jinja test: ``@app.template_test`` or ``(name)``."""
+        return self._template_decorator(self.add_template_test, name)
+
+    @setupmethod
+    def add_template_test(
+        self, f: Callable[..., bool], name: str | None = None
+    ) -> None:
+        """Register ``f`` as the Jinja test ``name`` (default: its name)."""
+        self.jinja_env.tests[name or f.__name__] = f
+
+    @setupmethod
+    def template_global(self, name: Any = None) -> Any:
+        """Register a Jinja global: ``@app.template_global`` or ``(name)``."""
+        return self._template_decorator(self.add_template_global, name)
+
+    @setupmethod
+    def add_template_global(
+        self, f: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Make ``f`` available in every template as ``name`` (default: its name)."""
+        self.jinja_env.globals[name or f.__name__] = f
 
     # -- serving (ASGI lifespan) ------------------------------------------------------
 

@@ -330,6 +330,58 @@ class Blueprint(Scaffold):
 
         return decorator
 
+    # -- templates (registered on the app) ------------------------------------------
+
+    def _on_app_template(self, adder: str, f: Any, name: str | None) -> None:
+        self.record_once(lambda s: getattr(s.app, adder)(f, name))
+
+    def _template_decorator(self, adder: str, name: Any) -> Any:
+        if callable(name):
+            self._on_app_template(adder, name, None)
+            return name
+
+        def decorator(f: F) -> F:
+            self._on_app_template(adder, f, name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def app_template_filter(self, name: Any = None) -> Any:
+        """Register a Jinja filter on the app (with or without a name)."""
+        return self._template_decorator("add_template_filter", name)
+
+    @setupmethod
+    def add_app_template_filter(
+        self, f: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Register ``f`` as a Jinja filter of the app."""
+        self._on_app_template("add_template_filter", f, name)
+
+    @setupmethod
+    def app_template_test(self, name: Any = None) -> Any:
+        """Register a Jinja test on the app (with or without a name)."""
+        return self._template_decorator("add_template_test", name)
+
+    @setupmethod
+    def add_app_template_test(
+        self, f: Callable[..., bool], name: str | None = None
+    ) -> None:
+        """Register ``f`` as a Jinja test of the app."""
+        self._on_app_template("add_template_test", f, name)
+
+    @setupmethod
+    def app_template_global(self, name: Any = None) -> Any:
+        """Register a Jinja global on the app (with or without a name)."""
+        return self._template_decorator("add_template_global", name)
+
+    @setupmethod
+    def add_app_template_global(
+        self, f: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Register ``f`` as a Jinja global of the app."""
+        self._on_app_template("add_template_global", f, name)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

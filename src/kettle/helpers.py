@@ -27,6 +27,7 @@ __all__ = [
     "abort",
     "flash",
     "get_flashed_messages",
+    "get_template_attribute",
     "make_response",
     "redirect",
     "send_file",
@@ -147,7 +148,9 @@ def stream_with_context(
             " example in a view function; no context is active in this thread or task."
         )
     ctx.retain()
-    return _stream(ctx, contextvars.copy_context(), iterator)
+    stream = _stream(ctx, contextvars.copy_context(), iterator)
+    next(stream)  # into its try block: closed unstarted (HEAD), it still releases
+    return stream
 
 
 def _stream(
@@ -155,6 +158,7 @@ def _stream(
 ) -> Iterator[Any]:
     error: BaseException | None = None
     try:
+        yield None  # the priming step of stream_with_context
         while True:
             try:
                 chunk = runner.run(next, iterator)
@@ -173,6 +177,12 @@ def _stream(
                 runner.run(close)
         finally:
             ctx.release(error)
+
+
+def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """A macro or variable defined in a template, to call from Python code."""
+    module = current_app.jinja_env.get_template(template_name).module
+    return getattr(module, attribute)
 
 
 def flash(message: str, category: str = "message") -> None:

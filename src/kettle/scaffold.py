@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import IO, Any, TypeVar, cast
 
+from jinja2 import BaseLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .typing import (
@@ -173,6 +174,15 @@ class Scaffold:
     @static_url_path.setter
     def static_url_path(self, value: str | None) -> None:
         self._static_url_path = value.rstrip("/") if value is not None else None
+
+    @property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader of this app's or blueprint's template folder, if it has one."""
+        loader = self.__dict__.get("_jinja_loader")
+        if loader is None and self.template_folder is not None:
+            folder = os.path.join(self.root_path, self.template_folder)
+            loader = self.__dict__["_jinja_loader"] = FileSystemLoader(folder)
+        return loader
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """The cache max-age for a static file: ``SEND_FILE_MAX_AGE_DEFAULT``."""

@@ -249,6 +249,29 @@ class Request(_WerkzeugRequest):
         await source.read_all(self.max_content_length)
         return _werkzeug_get_data(self, cache, as_text, parse_form_data)
 
+    # Werkzeug's ``data`` and ``get_json`` call ``get_data`` and cannot await it: on
+    # the event loop, with the body not received yet, they read it synchronously,
+    # which raises the adapter's explanation (await get_data() first).
+    @_computed_once
+    def data(self) -> bytes:
+        """The raw body read from :attr:`stream`; empty if it was form data."""
+        return _werkzeug_get_data(self, True, False, True)  # type: ignore[no-any-return]
+
+    def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> Any:
+        """The body parsed as JSON (see Werkzeug); in async code, under ASGI, first
+        ``await request.get_data()`` if the body is large."""
+        source: BodySource | None = self.__dict__.get("_body_source")
+        if (
+            source is not None
+            and not source.complete
+            and (force or self.is_json)
+            and asyncio._get_running_loop() is not None
+        ):
+            _werkzeug_get_data(self, cache)
+        return super().get_json(force, silent, cache)
+
     async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, for an async view that streams it.
 

@@ -113,6 +113,7 @@ async def serve_http(
 ) -> None:
     """Handle one HTTP request with ``app``."""
     body = ASGIBody(scope, receive, asyncio.get_running_loop())
+    body.limit = app.config["MAX_CONTENT_LENGTH"]
     ctx = make_context(app, scope, body)
     if scope["method"] not in _NO_BODY:
         await _preread(app, scope, body)
@@ -243,13 +244,19 @@ async def _iterate_in_thread(iterable: Any) -> Any:
     """Iterate a sync body in worker threads, closing it in one at the end."""
     iterator = iter(iterable)
     done = object()
+    pending: Any = None
     try:
         while True:
-            chunk = await run_sync(next, iterator, done)
+            pending = asyncio.ensure_future(run_sync(next, iterator, done))
+            chunk = await asyncio.shield(pending)
             if chunk is done:
                 return
             yield chunk
     finally:
+        if pending is not None and not pending.done():
+            # Cancelled (the client left) while a thread runs next(): let it finish,
+            # a generator cannot be closed while it is executing.
+            await asyncio.gather(pending, return_exceptions=True)
         close = getattr(iterable, "close", None)
         if close is not None:
             await run_sync(close)

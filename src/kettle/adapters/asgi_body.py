@@ -46,6 +46,9 @@ class ASGIBody:
         self._streamed = False
         self.complete = False
         self.disconnected = False
+        self.too_large = False
+        #: ``MAX_CONTENT_LENGTH``, for sync code reading the body from a thread.
+        self.limit: int | None = None
 
     async def _next_chunk(self, limit: int | None) -> bytes:
         message = await self._receive()
@@ -58,7 +61,7 @@ class ASGIBody:
             self.complete = True
         self._size += len(chunk)
         if limit is not None and self._size > limit:
-            self.complete = True
+            self.complete = self.too_large = True
             raise RequestEntityTooLarge()
         return chunk
 
@@ -91,20 +94,28 @@ class ASGIBody:
 
     async def wait_disconnect(self) -> None:
         """Return when the client disconnects (once the body has been received)."""
-        if not self.complete:
-            await asyncio.Event().wait()  # the view may still read the body
+        # Until the body is received the view may still read it; after a 413 the
+        # rest is left unread. A GET, HEAD or OPTIONS is taken to have no body.
+        bodyless = self._scope.get("method") in ("GET", "HEAD", "OPTIONS")
+        if (not self.complete and not bodyless) or self.too_large:
+            await asyncio.Event().wait()
         while not self.disconnected:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self.disconnected = True
 
     def make_headers(self) -> Headers:
-        """The request headers, from the scope."""
+        """The request headers, from the scope; repeated ones joined, as in WSGI."""
+        joined: dict[bytes, tuple[bytes, bytes]] = {}
+        for name, value in self._scope.get("headers", ()):
+            key = name.lower()
+            if key in joined:
+                first, existing = joined[key]
+                value = existing + (b"; " if key == b"cookie" else b", ") + value
+                name = first
+            joined[key] = (name, value)
         return Headers(
-            [
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in self._scope.get("headers", ())
-            ]
+            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in joined.values()]
         )
 
     def make_environ(self) -> dict[str, Any]:
@@ -115,6 +126,7 @@ class ASGIBody:
 
     def _buffered_file(self) -> io.BytesIO:
         if self._file is None:
+            self._check_not_streamed()
             if not self.complete:
                 self._receive_from_thread()
             self._file = io.BytesIO(b"".join(self._chunks))
@@ -130,7 +142,7 @@ class ASGIBody:
                 " request.files and request.get_json() work), or stream it with"
                 " `async for chunk in request.iter_body()`."
             )
-        future = asyncio.run_coroutine_threadsafe(self.read_all(None), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self.read_all(self.limit), self._loop)
         future.result()
 
     def read(self, size: int = -1) -> bytes:
