@@ -13,7 +13,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
@@ -26,7 +26,7 @@ from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
 from .errors import SetupError, raise_collected
-from .globals import _cv_app
+from .globals import _cv_app, g
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .loops import ThreadLoops
@@ -39,7 +39,7 @@ from .wrappers import Request, Response
 if TYPE_CHECKING:
     from werkzeug.test import Client
 
-    from .testing import KettleClient, WebsocketTestConnection
+    from .testing import KettleClient, KettleCliRunner, WebsocketTestConnection
     from .typing import (
         ResponseReturnValue,
         RouteCallable,
@@ -78,6 +78,8 @@ class Kettle(Scaffold):
     url_rule_class: type[Rule] = Rule
     url_map_class: type[Map] = Map
     test_client_class: type[Client] | None = None
+    #: The runner class of :meth:`test_cli_runner` (default: ``KettleCliRunner``).
+    test_cli_runner_class: type[KettleCliRunner] | None = None
     jinja_environment: type[Environment] = Environment
     #: Options for the Jinja environment (see ``jinja2.Environment``).
     jinja_options: dict[str, Any] = {}  # noqa: RUF012 -- Flask's documented attribute
@@ -119,6 +121,8 @@ class Kettle(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         #: The click group of the app's CLI commands (``@app.cli.command()``).
         self.cli: AppGroup = AppGroup(self.name)
+        #: Functions whose returned dicts fill the ``kettle shell`` namespace.
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         self._got_first_request = False
         self._matcher: FastMatcher | None = None
         self._loops = ThreadLoops()
@@ -183,7 +187,13 @@ class Kettle(Scaffold):
         return self.config_class(root, defaults)
 
     def auto_find_instance_path(self) -> str:
-        """The ``instance`` folder beside the application's package or module."""
+        """The ``instance`` folder beside the application's top-level package or
+        module (as in Flask: for ``blog/__init__.py`` it is ``instance/``, not
+        ``blog/instance/``)."""
+        top = sys.modules.get(self.import_name.partition(".")[0])
+        path = getattr(top, "__file__", None)
+        if path and os.path.basename(path).startswith("__init__."):
+            return os.path.join(os.path.dirname(os.path.dirname(path)), "instance")
         return os.path.join(self.root_path, "instance")
 
     def open_instance_resource(self, resource: str, mode: str = "rb") -> Any:
@@ -306,7 +316,8 @@ class Kettle(Scaffold):
         matcher = self._matcher
         if matcher is None:
             matcher = self._compile_matcher()
-        hit = matcher.match(request.path, request.method)
+        # A WebSocket goes to Werkzeug, which tells WebSocket and HTTP rules apart.
+        hit = None if ctx._websocket else matcher.match(request.path, request.method)
         if hit is not None:
             request.url_rule, request.view_args = hit
             return
@@ -314,6 +325,10 @@ class Kettle(Scaffold):
             adapter = ctx.url_adapter
             assert adapter is not None  # a request always gets an adapter
             request.url_rule, request.view_args = adapter.match(return_rule=True)  # type: ignore[assignment]
+        except MethodNotAllowed as e:
+            # Werkzeug lists them from a set; sorted, the Allow header is stable.
+            e.valid_methods = sorted(e.valid_methods or ())
+            request.routing_exception = e
         except HTTPException as e:
             request.routing_exception = e
 
@@ -435,6 +450,15 @@ class Kettle(Scaffold):
             cls = KettleClient
         return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)  # type: ignore[return-value]
 
+    def test_cli_runner(self, **kwargs: Any) -> KettleCliRunner:
+        """A click runner that invokes ``app.cli`` commands with this app loaded."""
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import KettleCliRunner
+
+            cls = KettleCliRunner
+        return cls(self, **kwargs)
+
     def test_websocket(self, path: str, **kwargs: Any) -> WebsocketTestConnection:
         """An in-process WebSocket client: ``async with app.test_websocket("/ws")``."""
         from .testing import WebsocketTestConnection
@@ -484,7 +508,7 @@ class Kettle(Scaffold):
         adapter = ctx.url_adapter
         assert adapter is not None
         response = self.response_class()
-        response.allow.update(adapter.allowed_methods())
+        response.allow.update(sorted(adapter.allowed_methods()))
         return response
 
     def handle_user_exception(self, *args: Any) -> Any:
@@ -590,6 +614,21 @@ class Kettle(Scaffold):
     ) -> None:
         """Make ``f`` available in every template as ``name`` (default: its name)."""
         self.jinja_env.globals[name or f.__name__] = f
+
+    # -- the shell command ------------------------------------------------------------
+
+    @setupmethod
+    def shell_context_processor(self, f: F) -> F:
+        """Add the dict ``f()`` returns to the namespace of ``kettle shell``."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """The ``kettle shell`` namespace: ``app``, ``g`` and the processors' values."""
+        namespace: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            namespace.update(processor())
+        return namespace
 
     # -- serving (ASGI lifespan) ------------------------------------------------------
 

@@ -95,7 +95,7 @@ def send_file(path_or_file: Any, **kwargs: Any) -> Response:
     ``conditional``, ``etag``, ``last_modified``, ``max_age``) go to Werkzeug.
     """
     app = current_app
-    kwargs.setdefault("max_age", app.config["SEND_FILE_MAX_AGE_DEFAULT"])
+    kwargs.setdefault("max_age", app.get_send_file_max_age)
     return _werkzeug_send_file(  # type: ignore[return-value]
         path_or_file,
         request.environ,
@@ -111,7 +111,7 @@ def send_from_directory(
 ) -> Response:
     """Send a file from ``directory``, refusing paths that escape it (404)."""
     app = current_app
-    kwargs.setdefault("max_age", app.config["SEND_FILE_MAX_AGE_DEFAULT"])
+    kwargs.setdefault("max_age", app.get_send_file_max_age)
     return _werkzeug_send_from_directory(  # type: ignore[return-value]
         directory,
         path,

@@ -29,7 +29,10 @@ class _LoopHolder:
     def __del__(self) -> None:
         loop = self.loop
         if not loop.is_closed() and not loop.is_running():
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            # Collected while another loop runs in this thread (an ASGI server's):
+            # this loop cannot run any more there; just close it.
+            if asyncio._get_running_loop() is None:
+                loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
 

@@ -114,7 +114,7 @@ class Scaffold:
         self.root_path = (
             root_path if root_path is not None else get_root_path(import_name)
         )
-        self._static_folder = os.fspath(static_folder) if static_folder else None
+        self.static_folder = static_folder  # the setter drops a trailing slash
         self._static_url_path = static_url_path
         self.template_folder = template_folder
         self.view_functions: dict[str, Callable[..., Any]] = {}

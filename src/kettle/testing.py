@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import werkzeug.test
+from click.testing import CliRunner, Result
 from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request as BaseRequest
 
 from .adapters.wsgi import PRESERVE_CONTEXT_KEY
+from .cli import ScriptInfo
 from .sessions import SessionMixin
 from .websocket import WebsocketDisconnect
 
@@ -23,7 +25,12 @@ if TYPE_CHECKING:
     from .app import Kettle
     from .ctx import AppContext
 
-__all__ = ["EnvironBuilder", "KettleClient", "WebsocketTestConnection"]
+__all__ = [
+    "EnvironBuilder",
+    "KettleCliRunner",
+    "KettleClient",
+    "WebsocketTestConnection",
+]
 
 
 class EnvironBuilder(werkzeug.test.EnvironBuilder):
@@ -325,3 +332,25 @@ class WebsocketTestConnection:
     async def receive_json(self) -> Any:
         """The next message, decoded from JSON."""
         return json.loads(await self.receive())
+
+
+class KettleCliRunner(CliRunner):
+    """A click ``CliRunner`` for the app's commands, with the app already loaded.
+
+    ``invoke()`` runs ``app.cli`` unless given another command, with a
+    :class:`~kettle.cli.ScriptInfo` that returns this app as the click ``obj``.
+    """
+
+    def __init__(self, app: Kettle, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]
+        self, cli: Any = None, args: Any = None, **kwargs: Any
+    ) -> Result:
+        """Run ``cli`` (default: ``app.cli``) with ``args``, as ``CliRunner`` does."""
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
+        return super().invoke(cli, args, **kwargs)

@@ -14,12 +14,13 @@ import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ..ctx import AppContext, StepRunner
+from ..ctx import AppContext
 from ..dispatch import handle_request
 from ..wrappers import DirectResponse, Response, buffered_parts
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
-from .asgi_driver import drive_async, run_steps_async, run_sync
+from .asgi_driver import drive_async, run_steps_async
 from .asgi_lifespan import serve_lifespan
+from .asgi_threads import RequestThread, ThreadPool
 from .asgi_websocket import serve_websocket
 
 if TYPE_CHECKING:
@@ -47,16 +48,17 @@ class ASGIApp:
 
     def __init__(self, app: Kettle) -> None:
         self.app = app
-        self._run_steps = functools.partial(run_steps_async, app)
+        #: The worker threads that run requests' sync code, one request at a time.
+        self.threads = ThreadPool()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await serve_http(self.app, scope, receive, send, self._run_steps)
+            await serve_http(self.app, scope, receive, send, self.threads)
         elif kind == "websocket":
-            await serve_websocket(self.app, scope, receive, send)
+            await serve_websocket(self.app, scope, receive, send, self.threads)
         elif kind == "lifespan":
-            await serve_lifespan(self.app, receive, send)
+            await serve_lifespan(self.app, receive, send, self.threads)
         else:
             raise ValueError(f"Kettle does not serve ASGI {kind!r} connections.")
 
@@ -109,24 +111,29 @@ async def serve_http(
     scope: Scope,
     receive: Receive,
     send: Send,
-    run_steps: StepRunner,
+    threads: ThreadPool,
 ) -> None:
-    """Handle one HTTP request with ``app``."""
+    """Handle one HTTP request with ``app``; its sync code runs in one thread."""
     body = ASGIBody(scope, receive, asyncio.get_running_loop())
     body.limit = app.config["MAX_CONTENT_LENGTH"]
     ctx = make_context(app, scope, body)
     if scope["method"] not in _NO_BODY:
         await _preread(app, scope, body)
     error: BaseException | None = None
+    thread = RequestThread(threads)
     try:
-        response = await drive_async(app, handle_request(app, ctx))
-        await send_response(app, response, ctx, body, send)
+        response = await drive_async(app, handle_request(app, ctx), thread)
+        await send_response(app, response, ctx, body, send, thread)
     except BaseException as e:
         error = e
         raise
     finally:
-        if ctx.is_pushed:
-            await ctx.apop(error, run_steps=run_steps)
+        try:
+            if ctx.is_pushed:
+                steps = functools.partial(run_steps_async, app, thread)
+                await ctx.apop(error, run_steps=steps)
+        finally:
+            thread.release()
 
 
 async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
@@ -150,6 +157,7 @@ async def send_response(
     ctx: AppContext,
     body: ASGIBody,
     send: Send,
+    thread: RequestThread,
 ) -> None:
     """Write a response as ASGI messages, streaming its body if it is an iterable."""
     method = ctx._request.method  # type: ignore[union-attr]
@@ -173,7 +181,7 @@ async def send_response(
         await _send_buffered(send, int(status[:3]), headers, chunks)
         return
     environ = ctx.request.environ
-    await _send_general(app, response, environ, body, send)  # type: ignore[arg-type]
+    await _send_general(app, response, environ, body, send, thread)  # type: ignore[arg-type]
 
 
 async def _send_buffered(
@@ -195,6 +203,7 @@ async def _send_general(
     environ: dict[str, Any],
     body: ASGIBody,
     send: Send,
+    thread: RequestThread,
 ) -> None:
     """Any other response: Werkzeug's headers and body rules, streamed."""
     headers = response.get_wsgi_headers(environ).to_wsgi_list()
@@ -217,7 +226,7 @@ async def _send_general(
             await _close_async(chunks)
             chunks = _no_chunks()
     else:
-        chunks = _iterate_in_thread(response.get_app_iter(environ))
+        chunks = _iterate_in_thread(response.get_app_iter(environ), thread)
     await _stream_until_disconnect(chunks, body, send)
 
 
@@ -240,14 +249,14 @@ async def _close_async(iterable: Any) -> None:
         await close()
 
 
-async def _iterate_in_thread(iterable: Any) -> Any:
+async def _iterate_in_thread(iterable: Any, thread: RequestThread) -> Any:
     """Iterate a sync body in worker threads, closing it in one at the end."""
     iterator = iter(iterable)
     done = object()
     pending: Any = None
     try:
         while True:
-            pending = asyncio.ensure_future(run_sync(next, iterator, done))
+            pending = asyncio.ensure_future(thread.run(next, iterator, done))
             chunk = await asyncio.shield(pending)
             if chunk is done:
                 return
@@ -259,7 +268,7 @@ async def _iterate_in_thread(iterable: Any) -> Any:
             await asyncio.gather(pending, return_exceptions=True)
         close = getattr(iterable, "close", None)
         if close is not None:
-            await run_sync(close)
+            await thread.run(close)
 
 
 async def _stream_until_disconnect(chunks: Any, body: ASGIBody, send: Send) -> None:

@@ -1,25 +1,24 @@
 """Running the request pipeline and user callables on an event loop.
 
-``async def`` callables are awaited on the loop; sync ones run in a worker thread
-with a copy of the caller's context variables, so the proxies work there and the
-loop is never blocked.
+``async def`` callables are awaited on the loop; sync ones run in the request's
+worker thread (see :mod:`.asgi_threads`) with a copy of the caller's context
+variables, so the proxies work there and the loop is never blocked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from types import CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dispatch import Pipeline, Step
+from .asgi_threads import RequestThread
 
 if TYPE_CHECKING:
     from ..app import Kettle
 
-__all__ = ["drive_async", "run_step", "run_steps_async", "run_sync"]
+__all__ = ["drive_async", "run_step", "run_steps_async"]
 
 T = TypeVar("T")
 
@@ -36,32 +35,28 @@ def _is_async(app: Kettle, func: Callable[..., Any]) -> bool:
     return found
 
 
-async def run_sync(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a sync callable in a worker thread that sees the caller's context."""
-    loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-    return await loop.run_in_executor(None, call)
-
-
-async def run_step(app: Kettle, step: Step) -> Any:
-    """Run one step: await it if it is async, else call it in a worker thread."""
+async def run_step(app: Kettle, thread: RequestThread, step: Step) -> Any:
+    """Run one step: await it if it is async, else call it in the request's thread."""
     func, args, kwargs = step
     if _is_async(app, func):
         return await func(*args, **kwargs)
-    return await _run_sync_step(func, args, kwargs)
+    return await _run_sync_step(thread, func, args, kwargs)
 
 
 async def _run_sync_step(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    thread: RequestThread,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
 ) -> Any:
-    result = await run_sync(func, *args, **kwargs)
+    result = await thread.run(func, *args, **kwargs)
     if type(result) is CoroutineType:
         # A sync callable that returned a coroutine: await it here, on the loop.
         result = await result
     return result
 
 
-async def drive_async(app: Kettle, pipeline: Pipeline[T]) -> T:
+async def drive_async(app: Kettle, pipeline: Pipeline[T], thread: RequestThread) -> T:
     """Run a pipeline on the event loop: await async steps, thread the sync ones."""
     # PERF: called for every ASGI request; kept flat.
     send = pipeline.send
@@ -73,7 +68,7 @@ async def drive_async(app: Kettle, pipeline: Pipeline[T]) -> T:
                 if _is_async(app, func):
                     result = await func(*args, **kwargs)
                 else:
-                    result = await _run_sync_step(func, args, kwargs)
+                    result = await _run_sync_step(thread, func, args, kwargs)
             except Exception as e:
                 step = pipeline.throw(e)
             else:
@@ -82,12 +77,14 @@ async def drive_async(app: Kettle, pipeline: Pipeline[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-async def run_steps_async(app: Kettle, steps: Iterator[Step]) -> list[BaseException]:
+async def run_steps_async(
+    app: Kettle, thread: RequestThread, steps: Iterator[Step]
+) -> list[BaseException]:
     """Run teardown steps on the loop; every one runs; return their errors."""
     errors: list[BaseException] = []
     for step in steps:
         try:
-            await run_step(app, step)
+            await run_step(app, thread, step)
         except BaseException as e:
             errors.append(e)
     return errors

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..dispatch import Pipeline
 from ..serving import shut_down, start_up
 from .asgi_driver import drive_async, run_steps_async
+from .asgi_threads import RequestThread, ThreadPool
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -20,14 +21,16 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-async def serve_lifespan(app: Kettle, receive: Receive, send: Send) -> None:
+async def serve_lifespan(
+    app: Kettle, receive: Receive, send: Send, threads: ThreadPool
+) -> None:
     """Answer the server's startup and shutdown events."""
     started = False
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             try:
-                await _in_app_context(app, start_up)
+                await _in_app_context(app, start_up, threads)
             except Exception:
                 await send(
                     {
@@ -41,7 +44,8 @@ async def serve_lifespan(app: Kettle, receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             try:
                 if started:
-                    await _in_app_context(app, shut_down)
+                    await _in_app_context(app, shut_down, threads)
+                threads.close()
             except Exception:
                 await send(
                     {
@@ -55,15 +59,20 @@ async def serve_lifespan(app: Kettle, receive: Receive, send: Send) -> None:
 
 
 async def _in_app_context(
-    app: Kettle, phase: Callable[[Kettle], Pipeline[None]]
+    app: Kettle, phase: Callable[[Kettle], Pipeline[None]], threads: ThreadPool
 ) -> None:
     ctx = app.app_context()
     ctx.push()
     error: BaseException | None = None
+    thread = RequestThread(threads)
     try:
-        await drive_async(app, phase(app))
+        await drive_async(app, phase(app), thread)
     except BaseException as e:
         error = e
         raise
     finally:
-        await ctx.apop(error, run_steps=functools.partial(run_steps_async, app))
+        try:
+            steps = functools.partial(run_steps_async, app, thread)
+            await ctx.apop(error, run_steps=steps)
+        finally:
+            thread.release()

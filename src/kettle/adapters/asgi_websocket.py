@@ -11,6 +11,7 @@ from ..dispatch import handle_websocket
 from ..websocket import Websocket, WebsocketDisconnect
 from .asgi_body import ASGIBody
 from .asgi_driver import drive_async, run_steps_async
+from .asgi_threads import RequestThread, ThreadPool
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -94,7 +95,11 @@ async def _nothing() -> Message:
 
 
 async def serve_websocket(
-    app: Kettle, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    app: Kettle,
+    scope: MutableMapping[str, Any],
+    receive: Receive,
+    send: Send,
+    threads: ThreadPool,
 ) -> None:
     """Handle one WebSocket connection with ``app``."""
     from .asgi import make_context
@@ -106,8 +111,9 @@ async def serve_websocket(
     connection = ASGIWebsocket(ctx.request, receive, send)
     ctx._websocket = connection
     error: BaseException | None = None
+    thread = RequestThread(threads)
     try:
-        close_code = await drive_async(app, handle_websocket(app, ctx))
+        close_code = await drive_async(app, handle_websocket(app, ctx), thread)
         await connection.close(close_code)
     except WebsocketDisconnect:
         connection.state = "closed"
@@ -116,5 +122,9 @@ async def serve_websocket(
         await connection.close(1011)
         raise
     finally:
-        if ctx.is_pushed:
-            await ctx.apop(error, run_steps=functools.partial(run_steps_async, app))
+        try:
+            if ctx.is_pushed:
+                steps = functools.partial(run_steps_async, app, thread)
+                await ctx.apop(error, run_steps=steps)
+        finally:
+            thread.release()
