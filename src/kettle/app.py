@@ -27,6 +27,7 @@ from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, AppCtxGlobals
 from .errors import SetupError, raise_collected
 from .globals import _cv_app, g
+from .helpers import get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .loops import ThreadLoops
@@ -183,7 +184,7 @@ class Kettle(Scaffold):
         """Build the config, filled with the defaults."""
         root = self.instance_path if instance_relative else self.root_path
         defaults = dict(self.default_config)
-        defaults["DEBUG"] = os.environ.get("KETTLE_DEBUG", "") in ("1", "true", "yes")
+        defaults["DEBUG"] = get_debug_flag()
         return self.config_class(root, defaults)
 
     def auto_find_instance_path(self) -> str:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppContext",
     "AppCtxGlobals",
+    "RequestContext",
     "after_this_request",
     "copy_current_request_context",
     "has_app_context",
@@ -335,10 +336,14 @@ class AppContext:
     # -- lifetime --------------------------------------------------------------------
 
     def _hold(self) -> None:
+        if self._holds == 0:
+            # Nobody holds the context, so nobody can retain it concurrently
+            # (retain() refuses an unheld context): no lock needed.
+            self._torn_down = False
+            self._exc = None
+            self._holds = 1
+            return
         with self._lock:
-            if self._holds == 0:
-                self._torn_down = False
-                self._exc = None
             self._holds += 1
 
     def retain(self) -> None:
@@ -481,3 +486,8 @@ def copy_current_request_context(f: Callable[P, R]) -> Callable[P, R]:
 
     weakref.finalize(wrapper, ctx.release)
     return wrapper
+
+
+#: Flask's name for a context made for a request; in Kettle, as in Flask 3.2, it is
+#: the one context class.
+RequestContext = AppContext

@@ -16,6 +16,7 @@ from werkzeug.utils import send_from_directory as _werkzeug_send_from_directory
 from . import signals
 from .errors import ContextError
 from .globals import _cv_app, current_app, request, session
+from .scaffold import get_root_path as get_root_path
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 __all__ = [
     "abort",
     "flash",
+    "get_debug_flag",
     "get_flashed_messages",
+    "get_load_dotenv",
+    "get_root_path",
     "get_template_attribute",
     "make_response",
     "redirect",
@@ -35,6 +39,22 @@ __all__ = [
     "stream_with_context",
     "url_for",
 ]
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def get_debug_flag() -> bool:
+    """Whether the ``KETTLE_DEBUG`` environment variable turns debug mode on."""
+    return os.environ.get("KETTLE_DEBUG", "").lower() in _TRUE
+
+
+def get_load_dotenv(default: bool = True) -> bool:
+    """Whether the CLI should load ``.env`` files (``KETTLE_SKIP_DOTENV`` says no)."""
+    value = os.environ.get("KETTLE_SKIP_DOTENV")
+    if not value:
+        return default
+    return value.lower() not in _TRUE
 
 
 def url_for(

@@ -29,6 +29,7 @@ __all__ = [
     "SecureCookieSessionInterface",
     "SessionInterface",
     "SessionMixin",
+    "session_json_serializer",
 ]
 
 
@@ -360,3 +361,7 @@ class SecureCookieSessionInterface(SessionInterface):
             "samesite": self.get_cookie_samesite(app),
             "partitioned": self.get_cookie_partitioned(app),
         }
+
+
+#: The tagged JSON serializer used for session cookies (Flask's name for it).
+session_json_serializer = TaggedJSONSerializer()

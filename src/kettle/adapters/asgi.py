@@ -10,15 +10,15 @@ that sees the request's context.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
 from ..dispatch import handle_request
+from ..teardown import teardown_steps
 from ..wrappers import DirectResponse, Response, buffered_parts
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
-from .asgi_driver import drive_async, run_steps_async
+from .asgi_driver import RequestRunner, drive_async
 from .asgi_lifespan import serve_lifespan
 from .asgi_threads import RequestThread, ThreadPool
 from .asgi_websocket import serve_websocket
@@ -120,18 +120,38 @@ async def serve_http(
     if scope["method"] not in _NO_BODY:
         await _preread(app, scope, body)
     error: BaseException | None = None
-    thread = RequestThread(threads)
+    thread = RequestRunner(app, threads)
     try:
         response = await drive_async(app, handle_request(app, ctx), thread)
-        await send_response(app, response, ctx, body, send, thread)
+        if type(response) is DirectResponse:
+            content = response.body
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", response.content_type.encode("latin-1")),
+                        (b"content-length", str(len(content)).encode()),
+                    ],
+                }
+            )
+            if scope["method"] == "HEAD":
+                content = b""
+            await send({"type": "http.response.body", "body": content})
+        else:
+            await send_response(app, response, ctx, body, send, thread)
     except BaseException as e:
         error = e
         raise
     finally:
         try:
+            # PERF: with no teardown registered, popping runs no user code: pop
+            # synchronously rather than through the async runner.
             if ctx.is_pushed:
-                steps = functools.partial(run_steps_async, app, thread)
-                await ctx.apop(error, run_steps=steps)
+                if teardown_steps(app, ctx, error) is None:
+                    ctx.pop(error)
+                else:
+                    await ctx.apop(error, run_steps=thread.run_steps)
         finally:
             thread.release()
 
@@ -162,18 +182,7 @@ async def send_response(
     """Write a response as ASGI messages, streaming its body if it is an iterable."""
     method = ctx._request.method  # type: ignore[union-attr]
     if type(response) is DirectResponse:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", response.content_type.encode("latin-1")),
-                    (b"content-length", str(len(response.body)).encode()),
-                ],
-            }
-        )
-        content = b"" if method == "HEAD" else response.body
-        await send({"type": "http.response.body", "body": content})
+        await _send_direct(response, method, send)
         return
     parts = buffered_parts(response, method)  # type: ignore[arg-type]
     if parts is not None:
@@ -182,6 +191,23 @@ async def send_response(
         return
     environ = ctx.request.environ
     await _send_general(app, response, environ, body, send, thread)  # type: ignore[arg-type]
+
+
+async def _send_direct(response: DirectResponse, method: str, send: Send) -> None:
+    body = response.body
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", response.content_type.encode("latin-1")),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send(
+        {"type": "http.response.body", "body": b"" if method == "HEAD" else body}
+    )
 
 
 async def _send_buffered(

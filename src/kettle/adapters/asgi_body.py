@@ -31,6 +31,20 @@ class ClientDisconnected(_WerkzeugClientDisconnected):
 class ASGIBody:
     """An ASGI request body: a buffer filled from ``receive()`` on demand."""
 
+    __slots__ = (
+        "_chunks",
+        "_file",
+        "_loop",
+        "_receive",
+        "_scope",
+        "_size",
+        "_streamed",
+        "complete",
+        "disconnected",
+        "limit",
+        "too_large",
+    )
+
     def __init__(
         self,
         scope: MutableMapping[str, Any],

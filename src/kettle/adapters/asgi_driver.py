@@ -13,12 +13,12 @@ from types import CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dispatch import Pipeline, Step
-from .asgi_threads import RequestThread
+from .asgi_threads import RequestThread, ThreadPool
 
 if TYPE_CHECKING:
     from ..app import Kettle
 
-__all__ = ["drive_async", "run_step", "run_steps_async"]
+__all__ = ["RequestRunner", "drive_async", "run_step", "run_steps_async"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,20 @@ async def drive_async(app: Kettle, pipeline: Pipeline[T], thread: RequestThread)
                 step = send(result)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+class RequestRunner(RequestThread):
+    """The request's worker thread, plus the teardown runner its context needs."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Kettle, pool: ThreadPool) -> None:
+        super().__init__(pool)
+        self.app = app
+
+    async def run_steps(self, steps: Iterator[Step]) -> list[BaseException]:
+        """Run teardown steps (see :func:`run_steps_async`) with this thread."""
+        return await run_steps_async(self.app, self, steps)
 
 
 async def run_steps_async(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import Pipeline
 from ..serving import shut_down, start_up
-from .asgi_driver import drive_async, run_steps_async
-from .asgi_threads import RequestThread, ThreadPool
+from .asgi_driver import RequestRunner, drive_async
+from .asgi_threads import ThreadPool
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -64,7 +63,7 @@ async def _in_app_context(
     ctx = app.app_context()
     ctx.push()
     error: BaseException | None = None
-    thread = RequestThread(threads)
+    thread = RequestRunner(app, threads)
     try:
         await drive_async(app, phase(app), thread)
     except BaseException as e:
@@ -72,7 +71,6 @@ async def _in_app_context(
         raise
     finally:
         try:
-            steps = functools.partial(run_steps_async, app, thread)
-            await ctx.apop(error, run_steps=steps)
+            await ctx.apop(error, run_steps=thread.run_steps)
         finally:
             thread.release()

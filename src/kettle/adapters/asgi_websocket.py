@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import handle_websocket
 from ..websocket import Websocket, WebsocketDisconnect
 from .asgi_body import ASGIBody
-from .asgi_driver import drive_async, run_steps_async
-from .asgi_threads import RequestThread, ThreadPool
+from .asgi_driver import RequestRunner, drive_async
+from .asgi_threads import ThreadPool
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -111,7 +110,7 @@ async def serve_websocket(
     connection = ASGIWebsocket(ctx.request, receive, send)
     ctx._websocket = connection
     error: BaseException | None = None
-    thread = RequestThread(threads)
+    thread = RequestRunner(app, threads)
     try:
         close_code = await drive_async(app, handle_websocket(app, ctx), thread)
         await connection.close(close_code)
@@ -124,7 +123,6 @@ async def serve_websocket(
     finally:
         try:
             if ctx.is_pushed:
-                steps = functools.partial(run_steps_async, app, thread)
-                await ctx.apop(error, run_steps=steps)
+                await ctx.apop(error, run_steps=thread.run_steps)
         finally:
             thread.release()

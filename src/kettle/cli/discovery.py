@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import click
 
+from ..helpers import get_debug_flag as get_debug_flag
+
 if TYPE_CHECKING:
     from ..app import Kettle
 
@@ -43,11 +45,6 @@ _TRUE = ("1", "true", "yes", "on")
 
 class NoAppException(click.UsageError):
     """The application could not be found or loaded; the message says how to fix it."""
-
-
-def get_debug_flag() -> bool:
-    """Whether the ``KETTLE_DEBUG`` environment variable turns debug mode on."""
-    return os.environ.get("KETTLE_DEBUG", "").lower() in _TRUE
 
 
 # -- finding the application ---------------------------------------------------------
