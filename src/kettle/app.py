@@ -108,6 +108,9 @@ class Kettle(Scaffold):
         super().__init__(
             import_name, static_folder, static_url_path, template_folder, root_path
         )
+        #: The application's name: its import name, or the main script's name.
+        #: A plain attribute (read often, through ``current_app.name``).
+        self.__dict__.setdefault("name", self._default_name())
         self.instance_path = instance_path or self.auto_find_instance_path()
         self.config = self.make_config(instance_relative_config)
         self.json: JSONProvider = self.json_provider_class(self)
@@ -154,9 +157,7 @@ class Kettle(Scaffold):
 
     # -- identity and configuration -------------------------------------------------
 
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        """The application's name: its import name, or the main script's name."""
+    def _default_name(self) -> str:
         if self.import_name == "__main__":
             path = getattr(sys.modules["__main__"], "__file__", None)
             if path is None:

@@ -96,6 +96,8 @@ _werkzeug_get_data: Callable[..., Any] = _WerkzeugRequest.get_data
 
 def _decode_wsgi(value: str) -> str:
     """Undo WSGI's latin-1 transport of a path: the bytes are UTF-8."""
+    if value.isascii():
+        return value
     return value.encode("latin1").decode(errors="replace")
 
 
@@ -169,7 +171,8 @@ class Request(_WerkzeugRequest):
     @_computed_once
     def method(self) -> str:
         """The request method, upper-cased (``GET``, ``POST``...)."""
-        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+        method: str = self.environ.get("REQUEST_METHOD", "GET")
+        return method.upper()
 
     @_computed_once
     def scheme(self) -> str:
@@ -473,10 +476,14 @@ class DirectResponse:
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response(self.status, self.headers)
+        body = self.body
+        start_response(
+            self.status,
+            [("Content-Type", self.content_type), ("Content-Length", str(len(body)))],
+        )
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
-        return [self.body]
+        return [body]
 
 
 _ENTITY_REWRITES = frozenset(("location", "content-location"))
