@@ -1510,16 +1510,33 @@ def test_stream_with_context_teardown_after_client_consumes_body(
     assert stream_log == ["middle", ("teardown_request", None), ("teardown_app", None)]
 
 
-def test_plain_generator_body_cannot_use_request(app: Kettle, client: Any) -> None:
+def test_plain_generator_body_keeps_the_request_context(
+    app: Kettle, client: Any
+) -> None:
+    """Unlike Flask, a plain generator streams with its request's context."""
+    torn_down: list[str] = []
+
+    @app.teardown_request
+    def record(exc: BaseException | None) -> None:
+        torn_down.append(g.get("marker", "?"))
+
     @app.get("/")
     def index() -> Any:
+        g.marker = "from the view"
+
         def generate() -> Iterator[str]:
             yield request.path
+            yield " "
+            yield g.marker
 
         return generate()
 
-    with pytest.raises(RuntimeError, match="request"):
-        client.get("/").get_data()
+    response = client.get("/?x=1")
+    assert torn_down == []  # the body has not been sent yet
+    assert response.get_data(as_text=True) == "/ from the view"
+    response.close()
+    assert torn_down == ["from the view"]
+    assert not has_app_context()
 
 
 def test_stream_with_context_closed_early_tears_down_once_with_none(

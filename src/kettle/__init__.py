@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import json as json
 from .app import Kettle as Kettle
+from .background import spawn as spawn
 from .blueprints import Blueprint as Blueprint
 from .config import Config as Config
 from .ctx import after_this_request as after_this_request
@@ -31,6 +32,7 @@ from .signals import appcontext_popped as appcontext_popped
 from .signals import appcontext_pushed as appcontext_pushed
 from .signals import appcontext_tearing_down as appcontext_tearing_down
 from .signals import before_render_template as before_render_template
+from .signals import got_background_exception as got_background_exception
 from .signals import got_request_exception as got_request_exception
 from .signals import message_flashed as message_flashed
 from .signals import request_finished as request_finished
@@ -63,6 +65,7 @@ __all__ = [
     "g",
     "get_flashed_messages",
     "get_template_attribute",
+    "got_background_exception",
     "got_request_exception",
     "has_app_context",
     "has_request_context",
@@ -80,6 +83,7 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "spawn",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

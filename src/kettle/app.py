@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import dispatch, teardown, templating
 from .adapters.asgi import ASGIApp
 from .adapters.wsgi import run_dev_server, serve_wsgi
+from .background import BackgroundWork
 from .blueprints import Blueprint
 from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
@@ -136,6 +137,8 @@ class Kettle(Scaffold):
         self.after_serving_funcs: list[Callable[[], Any]] = []
         self.while_serving_funcs: list[Callable[[], Any]] = []
         self._serving_generators: list[Any] = []
+        #: Work started with :func:`kettle.spawn` (see :meth:`shutdown`).
+        self.background = BackgroundWork(self)
         #: The ASGI 3 application: serve it with ``uvicorn module:app.asgi``.
         self.asgi = ASGIApp(self)
         self._logger: logging.Logger | None = None
@@ -704,6 +707,14 @@ class Kettle(Scaffold):
     ) -> None:
         """Serve the app with Werkzeug's development server (not for production)."""
         run_dev_server(self, host, port, debug, **options)
+
+    def shutdown(self, timeout: float | None = None) -> int:
+        """Wait up to ``timeout`` seconds for spawned work, then stop its workers.
+
+        Returns how many pieces of work were cut off (they are logged). An ASGI
+        server's shutdown does this with ``BACKGROUND_SHUTDOWN_TIMEOUT``.
+        """
+        return self.background.shutdown(timeout)
 
     def redirect(self, location: str, code: int = 303) -> BaseResponse:
         """A redirect response to ``location`` (303 See Other by default)."""

@@ -48,6 +48,8 @@ DEFAULT_CONFIG: Mapping[str, Any] = types.MappingProxyType(
         "TEMPLATES_AUTO_RELOAD": None,
         "MAX_COOKIE_SIZE": 4093,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
+        "BACKGROUND_WORKERS": 8,
+        "BACKGROUND_SHUTDOWN_TIMEOUT": 10.0,
     }
 )
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
+import sys
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -108,6 +110,7 @@ class AppContext:
         "_flashes",
         "_holds",
         "_lock",
+        "_pushed_at",
         "_request",
         "_session",
         "_token",
@@ -135,6 +138,7 @@ class AppContext:
         self._after_request_functions: list[AfterRequestCallable] = []
         self._token: contextvars.Token[AppContext] | None = None
         self._depth = 0
+        self._pushed_at: str | None = None
         self._holds = 0
         self._torn_down = False
         self._exc: BaseException | None = None
@@ -245,6 +249,9 @@ class AppContext:
         self._hold()
         self._token = _cv_app.set(self)
         self._depth = 1
+        config = self.app.config
+        if config["DEBUG"] or config["TESTING"]:
+            self._pushed_at = _caller_site()
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(
                 self.app, _async_wrapper=self.app.ensure_sync
@@ -308,9 +315,20 @@ class AppContext:
             )
         if active is not self:
             raise ContextPopError(
-                f"Cannot pop {self!r}: it is not the active context; {active!r} is on"
-                " top of it and must be popped first."
+                f"Cannot pop {self!r}{self.pushed_at_text}: it is not the active"
+                f" context; {active!r}{active.pushed_at_text} is on top of it and"
+                " must be popped first."
             )
+
+    @property
+    def pushed_at_text(self) -> str:
+        """`` (pushed at file:line in function)`` in debug or testing mode, else ``""``.
+
+        Where the context was last pushed from, recorded when ``DEBUG`` or
+        ``TESTING`` is on, to find leaked or mis-ordered contexts.
+        """
+        where = self._pushed_at
+        return "" if where is None else f" (pushed at {where})"
 
     def _send_popped(self, errors: list[BaseException]) -> None:
         if signals.appcontext_popped.receivers:
@@ -430,6 +448,20 @@ class AppContext:
         if req is None:
             return f"<{name} {id(self):#x} of {self.app.name}>"
         return f"<{name} {id(self):#x} of {self.app.name}, {req.method} {req.url!r}>"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_site() -> str:
+    """The first frame outside Kettle (and Werkzeug's test client) that led here."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) and "werkzeug" not in filename:
+            return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "an unknown place"
 
 
 def has_app_context() -> bool:

@@ -476,6 +476,9 @@ def _convert_other(app: Kettle, rv: Any, ctx: AppContext | None) -> Response:
         )
     if isinstance(rv, (dict, list)):
         return app.json.response(rv)
+    if isinstance(rv, HTTPException):
+        environ = None if ctx is None or ctx._request is None else ctx._request.environ
+        return cls.force_type(rv.get_response(environ))  # type: ignore[return-value]
     if isinstance(rv, BaseResponse) or callable(rv):
         environ = None if ctx is None or ctx._request is None else ctx._request.environ
         try:

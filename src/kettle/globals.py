@@ -55,9 +55,11 @@ def _handover_hint() -> str:
     else:
         where = "a background thread, which does not inherit the caller's context"
     return (
-        f"\n\nThis code runs in {where}. Hand the context over explicitly: decorate"
-        " the function with `kettle.copy_current_request_context` inside the view, or"
-        " run it inside `with app.app_context():`."
+        f"\n\nThis code runs in {where}. Hand the context over explicitly: start the"
+        " work with `kettle.spawn(func, *args)` from the view (the request's teardown"
+        " then waits for it), or decorate the function with"
+        " `kettle.copy_current_request_context`; outside a request, run it inside"
+        " `with app.app_context():`."
     )
 
 

@@ -173,6 +173,11 @@ def stream_with_context(
     return stream
 
 
+def is_context_stream(iterable: object) -> bool:
+    """Whether ``iterable`` was made by :func:`stream_with_context`."""
+    return getattr(iterable, "gi_code", None) is _stream.__code__
+
+
 def _stream(
     ctx: AppContext, runner: contextvars.Context, iterator: Iterator[Any]
 ) -> Iterator[Any]:

@@ -92,6 +92,11 @@ class ThreadLoops(threading.local):
             holder = self.holder = _LoopHolder()
         return holder.loop.run_until_complete(coro)
 
+    def owns(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether ``loop`` is this thread's private loop."""
+        holder = self.holder
+        return holder is not None and holder.loop is loop
+
     def close(self) -> None:
         """Close the calling thread's loop, if it has one."""
         holder = self.holder

@@ -15,6 +15,7 @@ __all__ = [
     "appcontext_pushed",
     "appcontext_tearing_down",
     "before_render_template",
+    "got_background_exception",
     "got_request_exception",
     "message_flashed",
     "request_finished",
@@ -39,6 +40,8 @@ request_finished = _signals.signal("request-finished")
 request_tearing_down = _signals.signal("request-tearing-down")
 #: Sent with ``exception`` when an exception is not handled by an error handler.
 got_request_exception = _signals.signal("got-request-exception")
+#: Sent with ``exception`` when work started with ``kettle.spawn`` raised.
+got_background_exception = _signals.signal("got-background-exception")
 #: Sent with ``template`` and ``context`` after a template was rendered.
 template_rendered = _signals.signal("template-rendered")
 #: Sent with ``template`` and ``context`` before a template is rendered.

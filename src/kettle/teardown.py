@@ -108,7 +108,7 @@ def run_steps(app: Kettle, steps: Iterator[Step]) -> list[BaseException]:
         try:
             result = func(*args, **kwargs)
             if type(result) is CoroutineType:
-                app._loops.run(result)
+                app._loops.run_or_schedule(result, app._log_task_error)
         except BaseException as e:
             errors.append(e)
     return errors

@@ -44,6 +44,8 @@ async def serve_lifespan(
             try:
                 if started:
                     await _in_app_context(app, shut_down, threads)
+                timeout = app.config["BACKGROUND_SHUTDOWN_TIMEOUT"]
+                await app.background.ashutdown(timeout)
                 threads.close()
             except Exception:
                 await send(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ..dispatch import drive, handle_request
-from ..helpers import stream_with_context
+from ..helpers import is_context_stream, stream_with_context
 from ..wrappers import DirectResponse, Response, buffered_parts
 
 if TYPE_CHECKING:
@@ -29,13 +30,8 @@ def serve_wsgi(
     error: BaseException | None = None
     try:
         response = drive(app, handle_request(app, ctx))
-        if isinstance(response, Response) and isinstance(
-            response.response, AsyncIterable
-        ):
-            # As under ASGI: iterated on this thread's loop, with the context kept.
-            response.response = stream_with_context(
-                _iterate_async(app, response.response)
-            )
+        if type(response) is not DirectResponse:
+            _keep_context_while_streaming(app, response)  # type: ignore[arg-type]
         preserve = environ.get(PRESERVE_CONTEXT_KEY)
         if preserve is not None:
             ctx.retain()
@@ -47,6 +43,20 @@ def serve_wsgi(
     finally:
         if ctx.is_pushed:
             ctx.pop(error)
+
+
+def _keep_context_while_streaming(app: Kettle, response: Response) -> None:
+    """Make a streamed body run with the request's context, and teardown wait for it.
+
+    The server iterates the body after this adapter returned; without this, a
+    generator using ``request`` or ``g`` would find no context (as in Flask).
+    """
+    body = response.response
+    if isinstance(body, AsyncIterable):
+        # As under ASGI: iterated on this thread's loop.
+        response.response = stream_with_context(_iterate_async(app, body))
+    elif isinstance(body, GeneratorType) and not is_context_stream(body):
+        response.response = stream_with_context(body)
 
 
 _DONE: Any = object()
