@@ -224,3 +224,59 @@ def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> 
     finally:
         if receiver is not None:
             request_finished.disconnect(receiver, forced)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"a": [1, 2], "b": "\\u00e9"}', "application/json"),
+        (b'{"a": 1}', "application/json; charset=utf-8"),
+        (b'{"a": 1}', "application/vnd.api+json"),
+        (b"[1, 2, 3]", "Application/JSON"),
+        (b"not json", "text/plain"),
+        (b"", "application/json"),
+        (b"x=1&y=2", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_body_reading_shortcut_equals_werkzeug(body: bytes, content_type: str) -> None:
+    spec = {"path": "/", "method": "POST", "data": body, "content_type": content_type}
+    ours = Request(_environ(spec))
+    theirs = WerkzeugRequest(_environ(spec))
+    assert ours.is_json == theirs.is_json
+    assert ours.get_data() == theirs.get_data()
+    assert ours.get_data(as_text=True) == theirs.get_data(as_text=True)
+    assert ours.get_json(silent=True) == theirs.get_json(silent=True)
+    assert ours.form.to_dict() == theirs.form.to_dict()
+
+
+def test_body_reading_shortcut_refuses_a_body_over_the_limit() -> None:
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    request = Request(_environ({"path": "/", "method": "POST", "data": b"x" * 100}))
+    request.max_content_length = 10
+    with pytest.raises(RequestEntityTooLarge):
+        request.get_data()
+
+
+def test_body_reading_shortcut_reports_a_short_body_as_a_disconnect() -> None:
+    import io
+
+    from werkzeug.exceptions import ClientDisconnected
+
+    environ = _environ({"path": "/", "method": "POST", "data": b"abc"})
+    environ["CONTENT_LENGTH"] = "10"
+    environ["wsgi.input"] = io.BytesIO(b"abc")
+    with pytest.raises(ClientDisconnected):
+        Request(environ).get_data()
+
+
+def test_form_parsing_after_get_data_reuses_the_cached_body() -> None:
+    spec = {
+        "path": "/",
+        "method": "POST",
+        "data": b"a=1&b=2",
+        "content_type": "application/x-www-form-urlencoded",
+    }
+    request = Request(_environ(spec))
+    assert request.get_data() == b"a=1&b=2"
+    assert request.form.to_dict() == {"a": "1", "b": "2"}
