@@ -166,7 +166,10 @@ class BackgroundWork:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
-                    target=loop.run_forever, name="kettle-background-loop", daemon=True
+                    target=_run_loop,
+                    args=(loop,),
+                    name="kettle-background-loop",
+                    daemon=True,
                 )
                 thread.start()
                 self._loop = loop
@@ -244,3 +247,11 @@ class BackgroundWork:
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
         return len(cut_off)
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The background loop's thread: run until stopped by shutdown, then close it."""
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()

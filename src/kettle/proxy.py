@@ -178,19 +178,19 @@ del _name, _op, _unary
 # collections.namedtuple does): no second Python call on the hot path.
 _FIELD_GETATTRIBUTE = """
 def __getattribute__(self, attr):
-    ctx = get_ctx(None)
-    if ctx is not None:
-        target = ctx.{field}
-        if target is not None:
-            if attr is GET_CURRENT_OBJECT:
-                return resolve
-            try:
-                return getattr(target, attr)
-            except AttributeError:
-                if attr == GET_CURRENT_OBJECT:
-                    return resolve
-                raise
-    return unbound_getattr(self, attr)
+    if attr is GET_CURRENT_OBJECT:
+        return resolve
+    try:
+        return getattr(get_ctx().{field}, attr)
+    except (LookupError, AttributeError):
+        # No context, no {field} in it, or the target itself raised: tell them apart
+        # only now, off the fast path.
+        ctx = get_ctx(None)
+        if ctx is None or ctx.{field} is None:
+            return unbound_getattr(self, attr)
+        if attr == GET_CURRENT_OBJECT:
+            return resolve
+        raise
 """
 # Compared by identity first: attribute names written in code are interned, so the
 # common spelling costs one pointer comparison; a name built at run time still

@@ -133,6 +133,10 @@ class Request(_WerkzeugRequest):
         self.shallow = shallow
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
+        # Every request is routed by method and path: worked out here, not lazily.
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        self.method = method.upper()
+        self.path = "/" + _decode_wsgi(environ.get("PATH_INFO") or "").lstrip("/")
 
     @classmethod
     def from_parts(
