@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import statistics
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 NOT_TIMED = "failed validation, not timed"
@@ -175,18 +175,39 @@ def _recheck(result: Result) -> None:
             result.problems.append(f"after timing: {problem}")
 
 
-def run_suite(suite: str, config: Config) -> list[Result]:
-    """Prepare, calibrate, then sample every case round-robin.
+def round_order(results: list[Result]) -> list[Result]:
+    """Workload-major order of one round: every subject of a workload in a row.
+
+    Cells that are compared with each other (same workload, other framework or
+    interface) are then sampled within about a second of each other.
+    """
+    workloads = list(dict.fromkeys(r.entry.workload for r in results))
+    rank = {w: i for i, w in enumerate(workloads)}
+    return sorted(results, key=lambda r: rank[r.entry.workload])  # stable
+
+
+def run_suites(names: Sequence[str], config: Config) -> dict[str, list[Result]]:
+    """Prepare, calibrate, then sample every case of ``names`` round-robin.
 
     Interleaving the repeats (A B C, A B C, ...) spreads slow drifts of the
-    machine (frequency scaling, noisy neighbours) evenly over all cases.
+    machine (frequency scaling, noisy neighbours) evenly over all cases, and
+    makes sample ``i`` of every case part of the same round ``i``, which is
+    what the paired ratios divide, also across the suites run together.
     """
-    results = [_prepare(entry) for entry in entries(suite)]
-    for result in results:
+    by_suite = {name: [_prepare(entry) for entry in entries(name)] for name in names}
+    everything = [r for results in by_suite.values() for r in results]
+    for result in everything:
         _guarded(result, lambda r: _calibrate_step(r, config))
+    ordered = round_order(everything)
     for _ in range(config.repeats):
-        for result in results:
+        for result in ordered:
             _guarded(result, _sample)
-    for result in results:
+    for result in everything:
         _guarded(result, _recheck)
-    return results
+        result.case = None  # free the app (and its event loop's work)
+    return by_suite
+
+
+def run_suite(suite: str, config: Config) -> list[Result]:
+    """`run_suites` for one suite."""
+    return run_suites([suite], config)[suite]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cases_proxy as proxy
 from harness import Result
+from workloads import BY_NAME
 
 NA = "n/a"
 INVALID = "invalid"
@@ -125,7 +127,9 @@ def proxy_report(results: Sequence[Result]) -> str:
     )
 
 
-# --- request suites (wsgi, later asgi) ----------------------------------------
+# --- request suites (wsgi, asgi) ---------------------------------------------------
+
+NOT_APPLICABLE = "\u2013"  # the framework has no such feature / variant
 
 
 def _cell_us(result: Result | None) -> str:
@@ -154,3 +158,92 @@ def comparison_report(title: str, results: Sequence[Result]) -> str:
         ]
         rows.append(row)
     return "\n".join([f"### {title}", "", markdown_table(header, rows)])
+
+
+@dataclass(frozen=True)
+class RatioColumn:
+    """A ``reference / peer`` column; the peer may be in another suite."""
+
+    label: str
+    suite: str
+    subject: str
+
+
+Cells = dict[tuple[str, str, str], Result]  # (suite, subject, workload) -> result
+
+
+def index(by_suite: Mapping[str, Sequence[Result]]) -> Cells:
+    return {
+        (r.entry.suite, r.entry.subject, r.entry.workload): r
+        for results in by_suite.values()
+        for r in results
+    }
+
+
+def lookup(cells: Cells, suite: str, subject: str, workload: str) -> Result | None:
+    """The cell, or the one the workload falls back to (``like``) for peers."""
+    found = cells.get((suite, subject, workload))
+    like = BY_NAME[workload].like if workload in BY_NAME else None
+    if found is None and like is not None:
+        found = cells.get((suite, subject, like))
+    return found
+
+
+def request_report(
+    title: str,
+    suite: str,
+    reference: str,
+    columns: Sequence[RatioColumn],
+    by_suite: Mapping[str, Sequence[Result]],
+) -> str:
+    """One row per workload: µs per subject, then reference / peer ratios."""
+    results = by_suite[suite]
+    cells = index(by_suite)
+    subjects = list(dict.fromkeys(r.entry.subject for r in results))
+    workloads = list(dict.fromkeys(r.entry.workload for r in results))
+    header = ["workload", *(f"{s} µs" for s in subjects)]
+    header += [c.label for c in columns]
+    rows = []
+    for w in workloads:
+        row = [f"`{w}`"]
+        for s in subjects:
+            own = cells.get((suite, s, w))
+            like = lookup(cells, suite, s, w)
+            if own is not None:
+                row.append(_cell_us(own))
+            elif like is not None:
+                row.append(f"({_cell_us(like)})")
+            else:
+                row.append(NOT_APPLICABLE)
+        ref = _samples(cells.get((suite, reference, w)))
+        for c in columns:
+            peer = lookup(cells, c.suite, c.subject, w)
+            if peer is None and c.suite in by_suite:
+                row.append(NOT_APPLICABLE)
+            else:
+                row.append(_fmt_ratio(paired_ratio(ref, _samples(peer))))
+        rows.append(row)
+    return "\n".join([f"### {title}", "", markdown_table(header, rows)])
+
+
+def routes_report(by_suite: Mapping[str, Sequence[Result]], suite: str) -> str:
+    """Rows = route counts; µs per subject and each subject's N / 1-route ratio."""
+    results = by_suite[suite]
+    subjects = list(dict.fromkeys(r.entry.subject for r in results))
+    counts = list(dict.fromkeys(r.entry.workload for r in results))
+    cell = {(r.entry.subject, r.entry.workload): r for r in results}
+    header = ["routes (last one requested)", *(f"{s} µs" for s in subjects)]
+    header += [f"{s} N/1" for s in subjects]
+    if len(subjects) > 1:
+        header.append(f"{subjects[0]}/{subjects[1]}")
+    rows = []
+    for n in counts:
+        row = [n, *(_cell_us(cell.get((s, n))) for s in subjects)]
+        for s in subjects:
+            first = _samples(cell.get((s, counts[0])))
+            row.append(_fmt_ratio(paired_ratio(_samples(cell.get((s, n))), first)))
+        if len(subjects) > 1:
+            pair = (_samples(cell.get((s, n))) for s in subjects[:2])
+            row.append(_fmt_ratio(paired_ratio(*pair)))
+        rows.append(row)
+    return "\n".join(["### Route scaling (WSGI)", "", markdown_table(header, rows)])

@@ -1,7 +1,8 @@
 """Kettle benchmark: prints markdown tables for every registered suite.
 
-    .venv/bin/python bench/run.py            # full run (~20 s)
-    .venv/bin/python bench/run.py --quick    # smoke run (a few seconds)
+    .venv/bin/python bench/run.py            # full run (~2.5 min)
+    .venv/bin/python bench/run.py --quick    # smoke run (~20 s)
+    .venv/bin/python bench/run.py --chart bench/chart.png
 
 See bench/README.md for what the numbers mean.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -20,25 +23,74 @@ from pathlib import Path
 # Importing the case modules registers their entries (order = table order).
 import cases_asgi
 import cases_proxy
+import cases_routes
 import cases_wsgi
 import report
-from harness import Config, Result, run_suite, suites
+from harness import Config, Result, run_suites, suites
+from report import RatioColumn
 
-DISTRIBUTIONS = ("kettle", "flask", "werkzeug", "starlette", "quart")
+DISTRIBUTIONS = (
+    "kettle",
+    "flask",
+    "werkzeug",
+    "quart",
+    "starlette",
+    "falcon",
+    "blacksheep",
+)
 
 FULL = Config(repeats=15, sample_seconds=0.1)
 QUICK = Config(repeats=5, sample_seconds=0.01)
 
-Renderer = Callable[[Sequence[Result]], str]
+WSGI_TITLE = "In-process WSGI requests"
+ASGI_TITLE = "In-process ASGI requests"
+REFERENCE = "Kettle"
+W, A = cases_wsgi.SUITE, cases_asgi.SUITE
+
+# Kettle's cost / the peer's, same interface where the peer has it.
+WSGI_RATIOS = (
+    RatioColumn("Kettle/Flask", W, "Flask"),
+    RatioColumn("Kettle/Falcon", W, "Falcon"),
+    RatioColumn("Kettle/Starlette (ASGI)", A, "Starlette"),
+    RatioColumn("Kettle/BlackSheep (ASGI)", A, "BlackSheep"),
+)
+ASGI_RATIOS = (
+    RatioColumn("Kettle/Quart", A, "Quart"),
+    RatioColumn("Kettle/Falcon", A, "Falcon"),
+    RatioColumn("Kettle/Starlette", A, "Starlette"),
+    RatioColumn("Kettle/BlackSheep", A, "BlackSheep"),
+)
+
+Renderer = Callable[[Mapping[str, Sequence[Result]]], str]
 RENDERERS: dict[str, Renderer] = {
-    cases_proxy.SUITE: report.proxy_report,
-    cases_wsgi.SUITE: partial(report.comparison_report, "In-process WSGI requests"),
-    cases_asgi.SUITE: partial(report.comparison_report, "In-process ASGI requests"),
+    cases_proxy.SUITE: lambda by: report.proxy_report(by[cases_proxy.SUITE]),
+    W: partial(report.request_report, WSGI_TITLE, W, REFERENCE, WSGI_RATIOS),
+    A: partial(report.request_report, ASGI_TITLE, A, REFERENCE, ASGI_RATIOS),
+    cases_routes.SUITE: partial(report.routes_report, suite=cases_routes.SUITE),
 }
 
-
 # Report order of the suites; suites registered elsewhere follow.
-SUITE_ORDER = (cases_proxy.SUITE, cases_wsgi.SUITE, cases_asgi.SUITE)
+SUITE_ORDER = (cases_proxy.SUITE, W, A, cases_routes.SUITE)
+# Suites sampled in the same rounds, so that ratios across them are paired.
+TOGETHER = frozenset({W, A})
+
+NOTES = {
+    W: (
+        "Ratios: Kettle's time / the peer's, paired medians; < 1.00x means Kettle"
+        " is faster. (ASGI) columns divide by the ASGI table's cell, sampled in"
+        " the same rounds. `\u2013`: the framework has no such feature. A µs value in"
+        " parentheses is the peer's `user (jsonify)` cell (it has one way to"
+        " return JSON), which the `user (dict)` ratios use."
+    ),
+    A: (
+        "Ratios: Kettle's time / the peer's, paired medians; < 1.00x means Kettle"
+        " is faster. `\u2013` and parentheses as in the WSGI table."
+    ),
+    cases_routes.SUITE: (
+        "N/1: time with N routes / time with 1 route, paired medians (the"
+        " issue's target for Kettle: 1,000 routes <= 1.2x)."
+    ),
+}
 
 
 def default_suites() -> list[str]:
@@ -48,8 +100,24 @@ def default_suites() -> list[str]:
     ]
 
 
-def _renderer(suite: str) -> Renderer:
-    return RENDERERS.get(suite, partial(report.comparison_report, suite))
+def plan(selected: Sequence[str]) -> list[list[str]]:
+    """Groups of suites to run one after another; `TOGETHER` suites share one."""
+    groups: list[list[str]] = []
+    for suite in dict.fromkeys(selected):
+        if suite in TOGETHER and groups and groups[-1][0] in TOGETHER:
+            groups[-1].append(suite)
+        else:
+            groups.append([suite])
+    return groups
+
+
+def render(suite: str, by_suite: Mapping[str, Sequence[Result]]) -> str:
+    renderer = RENDERERS.get(suite)
+    if renderer is None:
+        return report.comparison_report(suite, by_suite[suite])
+    text = renderer(by_suite)
+    note = NOTES.get(suite)
+    return f"{text}\n\n{note}" if note else text
 
 
 def _version(dist: str) -> str:
@@ -63,7 +131,8 @@ def environment_line(config: Config) -> str:
     versions = ", ".join(f"{d} {_version(d)}" for d in DISTRIBUTIONS)
     return (
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()} {platform.machine()}; {versions}; "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{versions}; "
         f"{config.repeats} samples x ~{config.sample_seconds}s per case, "
         "medians (proxy: also min); ratios are paired medians."
     )
@@ -78,6 +147,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--suite", action="append", choices=suites(), help="run only this suite"
     )
     parser.add_argument("--json", metavar="PATH", help="also write raw results")
+    parser.add_argument(
+        "--chart", metavar="PATH", help="also draw the WSGI/ASGI tables as a PNG"
+    )
     return parser.parse_args(argv)
 
 
@@ -107,13 +179,16 @@ def to_json(results: Sequence[Result]) -> list[dict[str, object]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     config = make_config(args)
+    started = time.perf_counter()
     print("## Kettle benchmark\n")
-    print(environment_line(config), flush=True)
-    everything: list[Result] = []
-    for suite in args.suite or default_suites():
-        results = run_suite(suite, config)
-        everything.extend(results)
-        print("\n" + _renderer(suite)(results), flush=True)
+    env = environment_line(config)
+    print(env, flush=True)
+    by_suite: dict[str, list[Result]] = {}
+    for group in plan(args.suite or default_suites()):
+        by_suite.update(run_suites(group, config))
+        for suite in group:
+            print("\n" + render(suite, by_suite), flush=True)
+    everything = [r for results in by_suite.values() for r in results]
     warnings = report.problems_section(everything)
     if warnings:
         print("\n### Warnings\n")
@@ -123,6 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(to_json(everything), indent=2), encoding="utf-8")
+    if args.chart:
+        import chart
+
+        panels = {WSGI_TITLE: by_suite.get(W, []), ASGI_TITLE: by_suite.get(A, [])}
+        try:
+            chart.write_chart(args.chart, panels, caption=env)
+            print(f"\nChart written to {args.chart}.")
+        except (ImportError, ValueError) as exc:
+            print(f"\nNo chart: {type(exc).__name__}: {exc}")
+    print(f"\nTotal run time {time.perf_counter() - started:.0f} s.")
     return 0
 
 
