@@ -54,6 +54,9 @@ class BodySource(Protocol):
     def iter_chunks(self, limit: int | None) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, without buffering it."""
 
+    def received_body(self) -> bytes | None:
+        """The whole body if it has been received and not streamed away, else None."""
+
     def make_headers(self) -> Headers:
         """The request's headers (called once, when first read)."""
 
@@ -247,11 +250,16 @@ class Request(_WerkzeugRequest):
         view or hook) the result can also be awaited, ``await request.get_data()``,
         which under ASGI first receives the rest of the body without blocking.
         """
+        if cache and not parse_form_data:
+            body = self._read_whole_body()
+            if body is not None:
+                text_or_body = body.decode(errors="replace") if as_text else body
+                if asyncio._get_running_loop() is None:
+                    return text_or_body
+                if isinstance(text_or_body, str):
+                    return AwaitableText(text_or_body)
+                return AwaitableBytes(text_or_body)
         if asyncio._get_running_loop() is None:
-            if cache and not parse_form_data:
-                data = self._read_whole_body()
-                if data is not None:
-                    return data.decode(errors="replace") if as_text else data
             return _werkzeug_get_data(self, cache, as_text, parse_form_data)
         source: BodySource | None = self.__dict__.get("_body_source")
         if source is not None and not source.complete:
@@ -268,12 +276,14 @@ class Request(_WerkzeugRequest):
         """
         # PERF: JSON and text bodies are read this way on every such request.
         attributes = self.__dict__
-        if (
-            "_cached_data" in attributes
-            or "stream" in attributes
-            or "_body_source" in attributes
-        ):
+        if "_cached_data" in attributes or "stream" in attributes:
             return None
+        source: BodySource | None = attributes.get("_body_source")
+        if source is not None:
+            received = source.received_body()
+            if received is not None:
+                attributes["_cached_data"] = received
+            return received
         environ = self.environ
         try:
             length = int(environ["CONTENT_LENGTH"])

@@ -136,6 +136,12 @@ class ASGIBody:
         """A WSGI environ for the scope, with this body as ``wsgi.input``."""
         return build_environ(self._scope, self)
 
+    def received_body(self) -> bytes | None:
+        """The whole body if it has been received (and not streamed), else None."""
+        if not self.complete or self._streamed or self.too_large:
+            return None
+        return self._buffered_file().getvalue()
+
     # -- the file-like side, for Werkzeug ------------------------------------------
 
     def _buffered_file(self) -> io.BytesIO:
