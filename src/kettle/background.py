@@ -17,7 +17,7 @@ import contextvars
 import inspect
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import signals
@@ -69,6 +69,10 @@ class BackgroundWork:
         self._pending: set[Any] = set()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Lets go of a context from async code on the server's loop, running its
+        #: teardown as the server's adapter runs user code (set by the ASGI
+        #: adapter); None means the sync ``release()``.
+        self.release_async: Callable[[AppContext], Awaitable[None]] | None = None
 
     # -- starting work ---------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class BackgroundWork:
         loop = asyncio._get_running_loop()
         # A WSGI thread's private loop stops when its view returns: not there.
         if loop is not None and not self.app._loops.owns(loop):
-            task = loop.create_task(self._await(ctx, coro))
+            task = loop.create_task(self._await(ctx, coro, on_server_loop=True))
             self._track(task)
             return task
         runner = contextvars.copy_context()
@@ -117,14 +121,26 @@ class BackgroundWork:
         self._track(future)
         return future
 
-    async def _await(self, ctx: AppContext, coro: Coroutine[Any, Any, T]) -> T:
+    async def _await(
+        self,
+        ctx: AppContext,
+        coro: Coroutine[Any, Any, T],
+        on_server_loop: bool = False,
+    ) -> T:
         try:
             return await coro
         except BaseException as e:
             self._report(coro, e)
             raise
         finally:
-            self._release(ctx)
+            release_async = self.release_async
+            if on_server_loop and release_async is not None:
+                try:
+                    await release_async(ctx)
+                except BaseException as e:  # a teardown function failed
+                    self._report(ctx.release, e)
+            else:
+                self._release(ctx)
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -253,5 +269,13 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
     """The background loop's thread: run until stopped by shutdown, then close it."""
     try:
         loop.run_forever()
+        # Let the work shutdown cut off unwind: its cancellation runs its finally
+        # blocks and releases its context, so the teardown still runs.
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks))
+        loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()

@@ -50,6 +50,15 @@ class ASGIApp:
         self.app = app
         #: The worker threads that run requests' sync code, one request at a time.
         self.threads = ThreadPool()
+        app.background.release_async = self._release_async
+
+    async def _release_async(self, ctx: AppContext) -> None:
+        """Release ``ctx`` from a spawned task, with teardown run as for a request."""
+        thread = RequestRunner(self.app, self.threads)
+        try:
+            await ctx.arelease(run_steps=thread.run_steps)
+        finally:
+            thread.release()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
