@@ -1,0 +1,799 @@
+"""Loopback benchmark: req/s and p99 latency with `wrk` against real servers.
+
+For every (framework, server) pair that fits, a server is started as a
+subprocess on 127.0.0.1 (a free ephemeral port), waited for, checked (both
+routes must answer correctly), warmed up, measured with
+``wrk -t2 -c<connections> -d<duration>s --latency`` on ``/hello`` and
+``/user/7?q=x``, and stopped (SIGTERM to its process group, then SIGKILL) in a
+``finally``.  The whole run has a deadline; pairs that no longer fit are
+skipped and reported.  The apps live in ``loopback_apps.py``.
+
+    .venv/bin/python bench/loopback.py            # full run, about 4 minutes
+    .venv/bin/python bench/loopback.py --quick    # smoke run, about 1 minute
+
+Needs ``wrk`` on PATH (``apt-get install wrk``) and the servers in the venv
+(``pip install -e '.[bench]'``; uvicorn and gunicorn come with ``.[dev]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+BENCH_DIR = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+APPS_MODULE = "loopback_apps"
+
+START_TIMEOUT = 20.0  # seconds for a server to answer its first request
+STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+STARTUP_ESTIMATE = 3.0  # seconds per server start + check + stop, for the plan
+ROUTE_OVERHEAD = 1.0  # seconds per route beyond warm-up + duration, for the plan
+
+
+# --- what is run ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    path: str
+    check: Callable[[int, str, bytes], list[str]]
+
+
+def _check_hello(status: int, content_type: str, body: bytes) -> list[str]:
+    problems = [] if status == 200 else [f"status {status}, expected 200"]
+    if body != b"Hello, World!":
+        problems.append(f"body {body[:80]!r}, expected b'Hello, World!'")
+    return problems
+
+
+def _check_user(status: int, content_type: str, body: bytes) -> list[str]:
+    problems = [] if status == 200 else [f"status {status}, expected 200"]
+    if not content_type.startswith("application/json"):
+        problems.append(f"content-type {content_type!r}, expected application/json")
+    try:
+        if json.loads(body) != {"id": 7, "q": "x"}:
+            problems.append(f"JSON {body[:80]!r}, expected {{'id': 7, 'q': 'x'}}")
+    except ValueError:
+        problems.append(f"body is not JSON: {body[:80]!r}")
+    return problems
+
+
+ROUTES = [
+    Route("hello", "/hello", _check_hello),
+    Route("user", "/user/7?q=x", _check_user),
+]
+
+
+@dataclass(frozen=True)
+class Subject:
+    framework: str
+    interface: str  # "wsgi" or "asgi"
+    target: str  # attribute of loopback_apps
+    module: str  # top-level import that must be available
+
+
+# Kettle first in each interface: it is the reference for ratios.
+SUBJECTS = [
+    Subject("Kettle", "wsgi", "kettle_wsgi", "kettle"),
+    Subject("Flask", "wsgi", "flask_wsgi", "flask"),
+    Subject("Falcon", "wsgi", "falcon_wsgi", "falcon"),
+    Subject("Kettle", "asgi", "kettle_asgi", "kettle"),
+    Subject("Starlette", "asgi", "starlette_asgi", "starlette"),
+    Subject("Falcon", "asgi", "falcon_asgi", "falcon"),
+    Subject("BlackSheep", "asgi", "blacksheep_asgi", "blacksheep"),
+]
+
+
+@dataclass(frozen=True)
+class Server:
+    key: str  # for --server
+    label: str  # for the tables
+    interface: str
+    module: str
+    command: Callable[[str, int], list[str]]  # (app target, port) -> argv
+
+
+def _granian(interface: str) -> Callable[[str, int], list[str]]:
+    def command(target: str, port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "granian", "--interface", interface),
+            *("--host", HOST, "--port", str(port), "--workers", "1"),
+            *("--log-level", "warning", "--no-access-log", target),
+        ]
+
+    return command
+
+
+def _uvicorn(target: str, port: int) -> list[str]:
+    return [
+        *(sys.executable, "-m", "uvicorn", target, "--host", HOST, "--port", str(port)),
+        *("--http", "httptools", "--no-access-log", "--log-level", "warning"),
+    ]
+
+
+def _gunicorn(target: str, port: int) -> list[str]:
+    return [
+        *(sys.executable, "-m", "gunicorn", "--workers", "1"),
+        *("--worker-class", "sync", "--bind", f"{HOST}:{port}"),
+        *("--log-level", "warning", target),
+    ]
+
+
+SERVERS = [
+    Server("granian-wsgi", "granian (WSGI)", "wsgi", "granian", _granian("wsgi")),
+    Server("gunicorn", "gunicorn (sync)", "wsgi", "gunicorn", _gunicorn),
+    Server("granian-asgi", "granian (ASGI)", "asgi", "granian", _granian("asgi")),
+    Server("uvicorn", "uvicorn (httptools)", "asgi", "uvicorn", _uvicorn),
+]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    server: str  # Server.key
+    peer: str  # framework compared against Kettle
+    target: float | None  # Done-when threshold for Kettle/peer, if any
+
+
+COMPARISONS = [
+    Comparison("granian-wsgi", "Flask", 5.0),
+    Comparison("gunicorn", "Flask", None),
+    Comparison("uvicorn", "Starlette", 1.0),
+    Comparison("granian-asgi", "Starlette", None),
+]
+
+
+# --- results --------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+@dataclass
+class Cell:
+    """All rounds of one (framework, server, route)."""
+
+    runs: list[WrkResult | None] = field(default_factory=list)  # None: round failed
+    note: str = ""  # why there is no number ("n/a", "invalid", "skipped")
+    flagged: bool = False  # a number exists, but something was wrong (⚠)
+
+    def numbers(self) -> list[WrkResult]:
+        return [r for r in self.runs if r is not None]
+
+
+Key = tuple[str, str, str]  # (framework, server key, route key)
+
+
+@dataclass
+class Results:
+    cells: dict[Key, Cell] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def cell(self, key: Key) -> Cell:
+        return self.cells.setdefault(key, Cell())
+
+
+# --- wrk ------------------------------------------------------------------------------
+
+_TIME_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def parse_wrk(output: str) -> WrkResult:
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+    total = re.search(r"^\s+(\d+) requests in", output, re.M)
+    if not (rps and p99 and total):
+        raise ValueError(f"could not parse wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        rps=float(rps.group(1)),
+        p99_ms=float(p99.group(1)) * _TIME_UNITS_MS[p99.group(2)],
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, errors.groups())) if errors else 0,
+    )
+
+
+def run_wrk(url: str, connections: int, seconds: int, latency: bool) -> str:
+    threads = max(1, min(2, connections))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    if latency:
+        cmd.append("--latency")
+    done = subprocess.run(
+        [*cmd, url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 15,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
+
+
+# --- servers --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, str, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, response.getheader("Content-Type", ""), body
+    finally:
+        conn.close()
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Has the server's leader process exited?  Does not reap it.
+
+    While the leader is unreaped its pid (= the process group id) can't be reused,
+    so signalling the group stays safe until `stop_server` reaps it.
+    """
+    if proc.returncode is not None:
+        return True
+    flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+    try:
+        return os.waitid(os.P_PID, proc.pid, flags) is not None
+    except ChildProcessError:
+        return True
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    if proc.returncode is not None:  # reaped: the group id may be reused
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL whatever is left."""
+    try:
+        _signal_group(proc, signal.SIGTERM)
+        until = time.monotonic() + STOP_TIMEOUT
+        while not _exited(proc) and time.monotonic() < until:
+            time.sleep(0.05)
+        # Workers that outlived their master, or a master that ignored SIGTERM.
+        _signal_group(proc, signal.SIGKILL)
+    finally:
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(
+    argv: list[str], log: IO[bytes]
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(BENCH_DIR), env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.Popen(
+        argv,
+        cwd=BENCH_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own process group: stop_server signals it whole
+    )
+    try:
+        yield proc
+    finally:
+        stop_server(proc)
+
+
+def wait_until_answering(
+    proc: subprocess.Popen[bytes], port: int, timeout: float
+) -> None:
+    until = time.monotonic() + timeout
+    while True:
+        if _exited(proc):
+            raise RuntimeError("server exited before answering")
+        try:
+            get(port, "/hello", timeout=1.0)
+            return
+        except (OSError, http.client.HTTPException):
+            pass
+        if time.monotonic() > until:
+            raise RuntimeError(f"server did not answer within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def check_routes(port: int) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for route in ROUTES:
+        try:
+            found = route.check(*get(port, route.path))
+        except (OSError, http.client.HTTPException) as exc:
+            found = [f"request failed: {exc!r}"]
+        if found:
+            problems[route.key] = found
+    return problems
+
+
+def _log_tail(log: IO[bytes], lines: int = 8) -> str:
+    log.flush()
+    log.seek(0)
+    text = log.read().decode("utf-8", "replace").strip().splitlines()
+    return "\n".join(f"    {line}" for line in text[-lines:])
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    duration: int
+    warmup: int
+    connections: int
+    rounds: int
+    deadline: float  # seconds for the whole run
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def plan(
+    servers: list[Server], subjects: list[Subject]
+) -> list[tuple[Server, Subject]]:
+    return [
+        (server, subject)
+        for server in servers
+        for subject in subjects
+        if subject.interface == server.interface
+    ]
+
+
+def pair_estimate(settings: Settings) -> float:
+    per_route = settings.warmup + settings.duration + ROUTE_OVERHEAD
+    return STARTUP_ESTIMATE + len(ROUTES) * per_route
+
+
+def run_pair(
+    server: Server,
+    subject: Subject,
+    settings: Settings,
+    results: Results,
+    time_left: Callable[[], float],
+) -> None:
+    label = f"{subject.framework} on {server.label}"
+    keys = {r.key: (subject.framework, server.key, r.key) for r in ROUTES}
+    per_route = settings.warmup + settings.duration + ROUTE_OVERHEAD
+    port = free_port()
+    argv = server.command(f"{APPS_MODULE}:{subject.target}", port)
+    with tempfile.TemporaryFile() as log, running_server(argv, log) as proc:
+        try:
+            start_timeout = max(1.0, min(START_TIMEOUT, time_left()))
+            wait_until_answering(proc, port, start_timeout)
+        except RuntimeError as exc:
+            results.warnings.append(f"{label}: {exc}; server output:\n{_log_tail(log)}")
+            for key in keys.values():
+                results.cell(key).runs.append(None)
+                results.cell(key).note = "n/a"
+            return
+        for route in ROUTES:
+            cell = results.cell(keys[route.key])
+            url = f"http://{HOST}:{port}{route.path}"
+            problems = check_routes(port).get(route.key)
+            if problems:
+                results.warnings.append(
+                    f"{label}, `{route.path}` invalid, not timed: {'; '.join(problems)}"
+                )
+                cell.runs.append(None)
+                cell.note = "invalid"
+                continue
+            if time_left() < per_route:
+                results.warnings.append(f"{label}, `{route.path}`: skipped (deadline)")
+                cell.runs.append(None)
+                cell.note = cell.note or "skipped"
+                continue
+            try:
+                if settings.warmup:
+                    run_wrk(url, settings.connections, settings.warmup, latency=False)
+                result = parse_wrk(
+                    run_wrk(url, settings.connections, settings.duration, latency=True)
+                )
+            except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+                results.warnings.append(f"{label}, `{route.path}`: {exc}")
+                cell.runs.append(None)
+                cell.note = "n/a"
+                continue
+            cell.runs.append(result)
+            after = check_routes(port).get(route.key)
+            if result.non_2xx or result.socket_errors or after:
+                cell.flagged = True
+                details = [
+                    f"{result.non_2xx} non-2xx responses" if result.non_2xx else "",
+                    f"{result.socket_errors} socket errors"
+                    if result.socket_errors
+                    else "",
+                    f"check after timing failed: {'; '.join(after)}" if after else "",
+                ]
+                text = ", ".join(d for d in details if d)
+                results.warnings.append(
+                    f"{label}, `{route.path}` (of {result.requests} requests): {text}"
+                )
+        if _exited(proc):
+            results.warnings.append(
+                f"{label}: server had exited by the end; output:\n{_log_tail(log)}"
+            )
+
+
+def round_order(
+    pairs: list[tuple[Server, Subject]], round_no: int
+) -> list[tuple[Server, Subject]]:
+    """Server by server; the frameworks' order is reversed in even rounds.
+
+    Compared pairs (Kettle and its peer on one server) stay close in time, and
+    alternating which goes first cancels a steady drift of the machine's speed.
+    """
+    ordered: list[tuple[Server, Subject]] = []
+    for server in dict.fromkeys(server for server, _ in pairs):
+        mine = [pair for pair in pairs if pair[0] is server]
+        ordered += mine[::-1] if round_no % 2 == 0 else mine
+    return ordered
+
+
+def run_all(
+    pairs: list[tuple[Server, Subject]], settings: Settings, results: Results
+) -> None:
+    started = time.monotonic()
+
+    def time_left() -> float:
+        return settings.deadline - (time.monotonic() - started)
+
+    estimate = pair_estimate(settings)
+    for round_no in range(1, settings.rounds + 1):
+        for server, subject in round_order(pairs, round_no):
+            label = f"{subject.framework} on {server.label}"
+            if time_left() < estimate:
+                results.warnings.append(
+                    f"{label}, round {round_no}: skipped (deadline "
+                    f"{settings.deadline:.0f}s; raise --deadline)"
+                )
+                for route in ROUTES:
+                    cell = results.cell((subject.framework, server.key, route.key))
+                    cell.runs.append(None)
+                    cell.note = cell.note or "skipped"
+                continue
+            print(
+                f"[{time.monotonic() - started:5.0f}s] round {round_no}/"
+                f"{settings.rounds}: {label}",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                run_pair(server, subject, settings, results, time_left)
+            except Exception as exc:  # one broken pair must not end the run
+                results.warnings.append(f"{label}: {exc!r}")
+                for route in ROUTES:
+                    cell = results.cell((subject.framework, server.key, route.key))
+                    if len(cell.runs) < round_no:
+                        cell.runs.append(None)
+                        cell.note = cell.note or "n/a"
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def environment_line(settings: Settings) -> str:
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    wrk_version = (wrk.stdout + wrk.stderr).split("Copyright")[0].strip()
+    dists = [
+        "kettle",
+        "flask",
+        "falcon",
+        "starlette",
+        "blacksheep",
+        "granian",
+        "uvicorn",
+        "httptools",
+        "uvloop",
+        "gunicorn",
+    ]
+    versions = ", ".join(f"{d} {_version(d)}" for d in dists)
+    threads = max(1, min(2, settings.connections))
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs "
+        f"(wrk and the server share them); {versions}; {wrk_version}; "
+        f"`wrk -t{threads} -c{settings.connections} -d{settings.duration}s "
+        f"--latency` after a {settings.warmup}s warm-up, "
+        f"{settings.rounds} round(s), one server process (1 worker) per run; "
+        f"deadline {settings.deadline:.0f}s."
+    )
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _cell_text(cell: Cell | None, pick: Callable[[WrkResult], float], fmt: str) -> str:
+    if cell is None:
+        return "-"
+    numbers = cell.numbers()
+    if not numbers:
+        return cell.note or "n/a"
+    text = format(_median([pick(r) for r in numbers]), fmt)
+    if cell.flagged:
+        text += " ⚠"
+    if len(numbers) < len(cell.runs):
+        text += f" ({len(numbers)}/{len(cell.runs)})"
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = [
+        "| "
+        + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+        + " |",
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if i in right else (":" + "-" * (w + 1))
+            for i, w in enumerate(widths)
+        )
+        + "|",
+    ]
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def results_table(pairs: list[tuple[Server, Subject]], results: Results) -> str:
+    header = ["server", "framework"]
+    for route in ROUTES:
+        header += [f"`{route.path}` req/s", f"`{route.path}` p99 ms"]
+    rows = []
+    for server, subject in pairs:
+        row = [server.label, subject.framework]
+        for route in ROUTES:
+            cell = results.cells.get((subject.framework, server.key, route.key))
+            row.append(_cell_text(cell, lambda r: r.rps, ",.0f"))
+            row.append(_cell_text(cell, lambda r: r.p99_ms, ".2f"))
+        rows.append(row)
+    return _table(header, rows, right=set(range(2, len(header))))
+
+
+def _round_ratios(mine: Cell | None, peer: Cell | None) -> list[float]:
+    """Kettle req/s / peer req/s, round by round (rounds where both ran)."""
+    if mine is None or peer is None:
+        return []
+    return [
+        a.rps / b.rps
+        for a, b in zip(mine.runs, peer.runs, strict=False)
+        if a is not None and b is not None and b.rps > 0
+    ]
+
+
+def ratio_table(servers: list[Server], results: Results, rounds: int) -> str:
+    labels = {s.key: s.label for s in servers}
+    header = ["ratio", "server", "route", "Kettle req/s", "peer req/s", "ratio"]
+    if rounds > 1:
+        header.append("per round")
+    header.append("target")
+    rows = []
+    for comp in COMPARISONS:
+        if comp.server not in labels:
+            continue
+        for route in ROUTES:
+            mine = results.cells.get(("Kettle", comp.server, route.key))
+            peer = results.cells.get((comp.peer, comp.server, route.key))
+            ratios = _round_ratios(mine, peer)
+            ratio = _median(ratios) if ratios else None
+            if comp.target is None:
+                target = "-"
+            elif ratio is None:
+                target = f"≥ {comp.target:.2f}x: n/a"
+            else:
+                met = "met" if ratio >= comp.target else "NOT met"
+                target = f"≥ {comp.target:.2f}x: {met}"
+            row = [
+                f"Kettle/{comp.peer}",
+                labels[comp.server],
+                f"`{route.path}`",
+                _cell_text(mine, lambda r: r.rps, ",.0f"),
+                _cell_text(peer, lambda r: r.rps, ",.0f"),
+                "n/a" if ratio is None else f"{ratio:.2f}x",
+            ]
+            if rounds > 1:
+                row.append(", ".join(f"{r:.2f}" for r in ratios) or "-")
+            rows.append([*row, target])
+    return _table(header, rows, right={3, 4, 5})
+
+
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def report(
+    pairs: list[tuple[Server, Subject]],
+    servers: list[Server],
+    settings: Settings,
+    results: Results,
+    elapsed: float,
+    load_before: str,
+) -> str:
+    parts = [
+        "# Loopback benchmark",
+        "",
+        environment_line(settings),
+        "",
+        "## req/s and p99 latency",
+        "",
+        results_table(pairs, results),
+        "",
+        "## Ratios (req/s, Kettle / peer; > 1 means Kettle serves more)",
+        "",
+        ratio_table(servers, results, settings.rounds),
+        "",
+        f"Total time {elapsed:.0f}s. Load average (1, 5, 15 min) before the run: "
+        f"{load_before}; after: {load_average()} (other work on the machine makes "
+        "the numbers noisy).",
+    ]
+    if results.warnings:
+        parts += ["", "## Warnings", ""]
+        parts += [f"* {w}" for w in results.warnings]
+    return "\n".join(parts)
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--duration", type=int, help="seconds of wrk per route (default 5; quick 1)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, help="seconds of wrk warm-up per route (default 1)"
+    )
+    parser.add_argument("--connections", type=int, default=64, help="default 64")
+    parser.add_argument("--rounds", type=int, default=1, help="default 1")
+    parser.add_argument(
+        "--quick", action="store_true", help="1s per route, no warm-up: smoke run"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds for the whole run (default: the plan's estimate x1.3 + 30)",
+    )
+    parser.add_argument(
+        "--server",
+        action="append",
+        choices=[s.key for s in SERVERS],
+        help="only this server (repeatable)",
+    )
+    parser.add_argument(
+        "--framework",
+        action="append",
+        choices=sorted({s.framework for s in SUBJECTS}),
+        help="only this framework (repeatable; add Kettle for the ratios)",
+    )
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = 1 if args.quick else 5
+    if args.warmup is None:
+        args.warmup = 0 if args.quick else 1
+    if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.rounds < 1:
+        parser.error("--duration, --connections and --rounds must be >= 1")
+    return args
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Unwind like Ctrl-C: every running server is stopped, partial tables printed.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("loopback.py needs wrk on PATH: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+
+    results = Results()
+    servers = []
+    for server in SERVERS:
+        if args.server and server.key not in args.server:
+            continue
+        if available(server.module):
+            servers.append(server)
+        else:
+            results.warnings.append(f"{server.label}: `{server.module}` not installed")
+    subjects = []
+    for subject in SUBJECTS:
+        if args.framework and subject.framework not in args.framework:
+            continue
+        if available(subject.module):
+            subjects.append(subject)
+        else:
+            results.warnings.append(
+                f"{subject.framework} ({subject.interface.upper()}): "
+                f"`{subject.module}` not installed"
+            )
+    pairs = plan(servers, subjects)
+
+    settings = Settings(args.duration, args.warmup, args.connections, args.rounds, 0.0)
+    estimate = len(pairs) * settings.rounds * pair_estimate(settings)
+    deadline = args.deadline if args.deadline is not None else estimate * 1.3 + 30
+    settings = Settings(
+        args.duration, args.warmup, args.connections, args.rounds, deadline
+    )
+    print(
+        f"{len(pairs)} server runs x {settings.rounds} round(s), "
+        f"estimated {estimate:.0f}s, deadline {deadline:.0f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    load_before = load_average()
+    started = time.monotonic()
+    interrupted = False
+    try:
+        run_all(pairs, settings, results)
+    except KeyboardInterrupt:
+        interrupted = True
+        results.warnings.append("interrupted: the tables are partial")
+    elapsed = time.monotonic() - started
+    print(report(pairs, servers, settings, results, elapsed, load_before))
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
