@@ -1082,3 +1082,64 @@ def test_spawn_outside_a_context_leaves_nothing_pending(app: Kettle) -> None:
     with pytest.raises(ContextError):
         spawn(print)
     assert app.background.pending == 0
+
+
+def test_work_cancelled_before_it_starts_still_lets_teardown_run() -> None:
+    import threading as _threading
+
+    from kettle import Kettle as _Kettle
+    from kettle import spawn as _spawn
+
+    app = _Kettle(__name__)
+    app.config["BACKGROUND_WORKERS"] = 1
+    events: list[object] = []
+
+    @app.teardown_appcontext
+    def record(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    @app.get("/")
+    def index() -> str:
+        gate = _threading.Event()
+        _spawn(gate.wait, 0.2)  # holds the only worker
+        queued = _spawn(events.append, "ran")
+        events.append(("cancelled", queued.cancel()))
+        return "ok"
+
+    assert app.test_client().get("/").text == "ok"
+    assert app.background.wait(5)
+    assert events == [("cancelled", True), "teardown"]
+    app.shutdown(1)
+
+
+def test_task_cancelled_before_its_first_step_still_lets_teardown_run() -> None:
+    import asyncio as _asyncio
+
+    import httpx as _httpx
+
+    from kettle import Kettle as _Kettle
+    from kettle import spawn as _spawn
+
+    app = _Kettle(__name__)
+    events: list[str] = []
+
+    @app.teardown_appcontext
+    def record(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    @app.get("/")
+    async def index() -> str:
+        async def job() -> None:
+            events.append("ran")
+
+        _spawn(job).cancel()
+        return "ok"
+
+    async def visit() -> None:
+        transport = _httpx.ASGITransport(app=app.asgi)
+        async with _httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            assert (await c.get("/")).text == "ok"
+            await _asyncio.sleep(0.05)
+
+    _asyncio.run(visit())
+    assert events == ["teardown"]

@@ -87,7 +87,13 @@ class BackgroundWork:
         runner = contextvars.copy_context()
         future = self._pool().submit(runner.run, self._call, ctx, func, args, kwargs)
         self._track(future)
+        future.add_done_callback(lambda f: self._if_cancelled_early(f, ctx))
         return future
+
+    def _if_cancelled_early(self, future: Any, ctx: AppContext) -> None:
+        # A pool future cancelled before it ran never calls _call: let go here.
+        if future.cancelled():
+            self._release(ctx)
 
     def _call(
         self,
@@ -108,25 +114,38 @@ class BackgroundWork:
         """Run a coroutine as a task (on the running loop, else the background loop)."""
         loop = asyncio._get_running_loop()
         # A WSGI thread's private loop stops when its view returns: not there.
+        started: list[bool] = []
         if loop is not None and not self.app._loops.owns(loop):
-            task = loop.create_task(self._await(ctx, coro, on_server_loop=True))
+            task = loop.create_task(self._await(ctx, coro, started, True))
             self._track(task)
+            task.add_done_callback(lambda t: self._if_never_started(ctx, coro, started))
             return task
         runner = contextvars.copy_context()
         future = runner.run(
             asyncio.run_coroutine_threadsafe,
-            self._await(ctx, coro),
+            self._await(ctx, coro, started),
             self._loop_thread(),
         )
         self._track(future)
+        future.add_done_callback(lambda f: self._if_never_started(ctx, coro, started))
         return future
+
+    def _if_never_started(
+        self, ctx: AppContext, coro: Coroutine[Any, Any, Any], started: list[bool]
+    ) -> None:
+        # A task cancelled before its first step never runs _await: let go here.
+        if not started:
+            coro.close()
+            self._release(ctx)
 
     async def _await(
         self,
         ctx: AppContext,
         coro: Coroutine[Any, Any, T],
+        started: list[bool],
         on_server_loop: bool = False,
     ) -> T:
+        started.append(True)
         try:
             return await coro
         except BaseException as e:
