@@ -13,12 +13,12 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import dispatch, teardown, templating
+from . import dispatch, teardown, templating, urls
 from .adapters.asgi import ASGIApp
 from .adapters.wsgi import run_dev_server, serve_wsgi
 from .background import BackgroundWork
@@ -290,60 +290,11 @@ class Kettle(Scaffold):
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """Build the URL adapter for a request, or for no request from the config."""
-        config = self.config
-        if request is not None:
-            server_name = config["SERVER_NAME"]
-            subdomain = None
-            if self.url_map.host_matching:
-                server_name = None
-            elif not self.subdomain_matching:
-                subdomain = self.url_map.default_subdomain or ""
-            return self.url_map.bind_to_environ(
-                request.environ, server_name=server_name, subdomain=subdomain
-            )
-        if config["SERVER_NAME"] is not None:
-            return self.url_map.bind(
-                config["SERVER_NAME"],
-                script_name=config["APPLICATION_ROOT"],
-                url_scheme=config["PREFERRED_URL_SCHEME"],
-            )
-        return None
+        return urls.create_url_adapter(self, request)
 
     def match_request(self, ctx: AppContext, request: Request) -> None:
         """Match the request's URL; store the rule and values, or the routing error."""
-        if self.config["TRUSTED_HOSTS"] is not None:
-            request.trusted_hosts = self.config["TRUSTED_HOSTS"]
-            try:
-                request.host  # noqa: B018 -- validates the Host header
-            except SecurityError as e:
-                request.routing_exception = e
-                return
-        matcher = self._matcher
-        if matcher is None:
-            matcher = self._compile_matcher()
-        # A WebSocket goes to Werkzeug, which tells WebSocket and HTTP rules apart.
-        hit = None if ctx._websocket else matcher.match(request.path, request.method)
-        if hit is not None:
-            request.url_rule, request.view_args = hit
-            return
-        try:
-            adapter = ctx.url_adapter
-            assert adapter is not None  # a request always gets an adapter
-            request.url_rule, request.view_args = adapter.match(return_rule=True)  # type: ignore[assignment]
-        except MethodNotAllowed as e:
-            # Werkzeug lists them from a set; sorted, the Allow header is stable.
-            e.valid_methods = sorted(e.valid_methods or ())
-            request.routing_exception = e
-        except HTTPException as e:
-            request.routing_exception = e
-
-    def _compile_matcher(self) -> FastMatcher:
-        self.url_map.update()
-        matcher = FastMatcher(self.url_map)
-        if self.subdomain_matching:
-            matcher = FastMatcher(self.url_map_class(host_matching=True))
-        self._matcher = matcher
-        return matcher
+        urls.match_request(self, ctx, request)
 
     def url_for(
         self,
@@ -356,61 +307,13 @@ class Kettle(Scaffold):
         **values: Any,
     ) -> str:
         """Build the URL of ``endpoint`` with ``values``; see :func:`kettle.url_for`."""
-        ctx = _cv_app.get(None)
-        if ctx is not None and ctx.app is not self:
-            ctx = None
-        if ctx is not None and ctx._request is not None:
-            adapter = ctx.url_adapter
-            if endpoint[:1] == ".":
-                blueprint = ctx._request.blueprint
-                endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
-            external = _external if _external is not None else _scheme is not None
-        else:
-            adapter = (
-                ctx.url_adapter if ctx is not None else self.create_url_adapter(None)
-            )
-            if adapter is None:
-                raise RuntimeError(
-                    f"Unable to build the URL of {endpoint!r} outside a request: set"
-                    " SERVER_NAME in the config (with APPLICATION_ROOT and"
-                    " PREFERRED_URL_SCHEME if needed), or call url_for during a"
-                    " request."
-                )
-            external = _external if _external is not None else True
-        assert adapter is not None  # a request's context always has one
-        if _scheme is not None and not external:
-            raise ValueError(
-                "'_scheme' only applies to external URLs: pass _external=True."
-            )
-        self.inject_url_defaults(endpoint, values)
-        try:
-            url = adapter.build(
-                endpoint,
-                values,
-                method=_method,
-                url_scheme=_scheme,
-                force_external=external,
-            )
-        except BuildError as error:
-            values.update(
-                _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
-            )
-            return self.handle_url_build_error(error, endpoint, values)
-        if _anchor is not None:
-            from urllib.parse import quote
-
-            url = f"{url}#{quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
-        return url
+        return urls.build_url(
+            self, endpoint, values, _anchor, _method, _scheme, _external
+        )
 
     def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
         """Let the ``url_defaults`` functions fill in values for building a URL."""
-        scopes: list[str | None] = [None]
-        if "." in endpoint:
-            parts = endpoint.rpartition(".")[0].split(".")
-            scopes.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        for scope in scopes:
-            for func in self.url_default_functions.get(scope, ()):
-                func(endpoint, values)
+        urls.inject_url_defaults(self, endpoint, values)
 
     def handle_url_build_error(
         self, error: BuildError, endpoint: str, values: dict[str, Any]
