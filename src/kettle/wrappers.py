@@ -57,6 +57,9 @@ class BodySource(Protocol):
     def received_body(self) -> bytes | None:
         """The whole body if it has been received and not streamed away, else None."""
 
+    def raw_header(self, name: bytes) -> str | None:
+        """The first value of the lower-case header ``name``, without building them."""
+
     def make_headers(self) -> Headers:
         """The request's headers (called once, when first read)."""
 
@@ -303,10 +306,13 @@ class Request(_WerkzeugRequest):
     @property
     def is_json(self) -> bool:
         """Whether the Content-Type is JSON (``application/json`` or ``+json``)."""
-        if "_body_source" not in self.__dict__:
+        source: BodySource | None = self.__dict__.get("_body_source")
+        if source is None:
             raw = self.environ.get("CONTENT_TYPE")
-            if raw == "application/json" or raw == "application/json; charset=utf-8":
-                return True
+        else:
+            raw = source.raw_header(b"content-type")
+        if raw == "application/json" or raw == "application/json; charset=utf-8":
+            return True
         return _WerkzeugRequest.is_json.fget(self)  # type: ignore[attr-defined, no-any-return]
 
     async def _receive_then_get_data(

@@ -118,6 +118,13 @@ class ASGIBody:
             if message["type"] == "http.disconnect":
                 self.disconnected = True
 
+    def raw_header(self, name: bytes) -> str | None:
+        """The first value of the (lower-case) header ``name`` in the scope."""
+        for key, value in self._scope.get("headers", ()):
+            if key == name or key.lower() == name:
+                return str(value.decode("latin-1"))
+        return None
+
     def make_headers(self) -> Headers:
         """The request headers, from the scope; repeated ones joined, as in WSGI."""
         joined: dict[bytes, tuple[bytes, bytes]] = {}
