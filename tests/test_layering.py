@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "kettle"
 SERVERS = {"gunicorn", "uvicorn", "hypercorn", "granian", "flask", "quart", "asgiref"}
-TOOLS = {"testing.py"}
+TOOLS = {"testing.py", "pytest_plugin.py"}
 
 
 def _modules() -> list[Path]:
