@@ -133,20 +133,7 @@ async def serve_http(
     try:
         response = await drive_async(app, handle_request(app, ctx), thread)
         if type(response) is DirectResponse:
-            content = response.body
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", response.content_type.encode("latin-1")),
-                        (b"content-length", str(len(content)).encode()),
-                    ],
-                }
-            )
-            if scope["method"] == "HEAD":
-                content = b""
-            await send({"type": "http.response.body", "body": content})
+            await _send_direct(response, scope["method"], send)
         else:
             await send_response(app, response, ctx, body, send, thread)
     except BaseException as e:
