@@ -52,6 +52,8 @@ def _keep_context_while_streaming(app: Kettle, response: Response) -> None:
     generator using ``request`` or ``g`` would find no context (as in Flask).
     """
     body = response.response
+    if type(body) is list:  # PERF: the usual buffered body; skip the ABC check
+        return
     if isinstance(body, AsyncIterable):
         # As under ASGI: iterated on this thread's loop.
         response.response = stream_with_context(_iterate_async(app, body))
