@@ -8,13 +8,19 @@ from collections.abc import AsyncIterator, Callable, Generator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from werkzeug.datastructures import EnvironHeaders, Headers, MultiDict
+from werkzeug.datastructures import (
+    EnvironHeaders,
+    Headers,
+    ImmutableMultiDict,
+    MultiDict,
+)
 from werkzeug.exceptions import (
     BadRequest,
     ClientDisconnected,
     HTTPException,
     RequestEntityTooLarge,
 )
+from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
@@ -228,6 +234,17 @@ class Request(_WerkzeugRequest):
         if source is not None:
             return source.make_headers()  # type: ignore[no-any-return]
         return EnvironHeaders(self.environ)
+
+    @_computed_once
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        """The cookies the client sent, parsed from the ``Cookie`` header."""
+        # PERF: read the one header directly instead of building every header.
+        source = self.__dict__.get("_body_source")
+        if source is None:
+            raw = self.environ.get("HTTP_COOKIE")
+        else:
+            raw = source.raw_header(b"cookie")
+        return parse_cookie(raw, cls=self.dict_storage_class)  # type: ignore[return-value]
 
     @_computed_once
     def remote_addr(self) -> str | None:
@@ -481,16 +498,22 @@ class Response(_WerkzeugResponse):
             content_type = (
                 None if mimetype is None else get_content_type(mimetype, "utf-8")
             )
+        data: bytes = body.encode() if isinstance(body, str) else body
         self.headers = headers = Headers()
         if content_type is not None:
-            headers.add("Content-Type", content_type)
-        self.status = self.default_status
+            if "\n" in content_type or "\r" in content_type:
+                headers.add("Content-Type", content_type)  # raises the usual error
+            headers._list.append(("Content-Type", content_type))
+        if self.automatically_set_content_length:
+            headers._list.append(("Content-Length", str(len(data))))
+        if self.default_status == 200:
+            self._status = "200 OK"
+            self._status_code = 200
+        else:
+            self.status = self.default_status
         self.direct_passthrough = False
         self._on_close = []
-        data: bytes = body.encode() if isinstance(body, str) else body
         self.response = [data]
-        if self.automatically_set_content_length:
-            headers.add("Content-Length", str(len(data)))
 
     @property
     def json_module(self) -> Any:
@@ -583,16 +606,20 @@ def buffered_parts(
     ):
         return None
     has_length = False
-    for key, _value in response.headers:
+    headers = response.headers._list
+    for key, _value in headers:
         lowered = key.lower()
         if lowered in _ENTITY_REWRITES:
             return None
         if lowered == "content-length":
             has_length = True
-    if not has_length or not all(type(chunk) is bytes for chunk in body):
+    if not has_length:
         return None
+    for chunk in body:
+        if type(chunk) is not bytes:
+            return None
     return (
         response.status,
-        response.headers.to_wsgi_list(),
+        headers.copy(),
         [] if method == "HEAD" else body,
     )

@@ -331,6 +331,49 @@ def test_session_cookie_round_trip(app: Kettle, adapter: Requester) -> None:
     assert adapter("GET", "/whoami")[2] == b"anonymous"
 
 
+def test_request_cookies_over_wsgi(app: Kettle) -> None:
+    @app.route("/cookies")
+    def cookies() -> Any:
+        return dict(request.cookies) | {"n": len(request.headers.getlist("Cookie"))}
+
+    client = app.test_client(use_cookies=False)
+    response = client.get("/cookies", headers={"Cookie": 'a=1; b="x y"'})
+    assert response.get_json() == {"a": "1", "b": "x y", "n": 1}
+    assert client.get("/cookies").get_json() == {"n": 0}
+
+
+def test_repeated_cookie_headers_over_asgi(app: Kettle) -> None:
+    @app.route("/cookies")
+    def cookies() -> Any:
+        return dict(request.cookies)
+
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/cookies",
+        "raw_path": b"/cookies",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"x"), (b"cookie", b"a=1"), (b"Cookie", b"b=2")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app.asgi(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"].endswith("body"))
+    assert _json(body) == {"a": "1", "b": "2"}
+
+
 def test_redirects(app: Kettle, adapter: Requester) -> None:
     @app.route("/old")
     def old() -> Any:

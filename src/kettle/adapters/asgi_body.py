@@ -119,11 +119,16 @@ class ASGIBody:
                 self.disconnected = True
 
     def raw_header(self, name: bytes) -> str | None:
-        """The first value of the (lower-case) header ``name`` in the scope."""
+        """The value of the (lower-case) header ``name`` in the scope; repeated
+        ones joined as :meth:`make_headers` joins them."""
+        found: bytes | None = None
         for key, value in self._scope.get("headers", ()):
             if key == name or key.lower() == name:
-                return str(value.decode("latin-1"))
-        return None
+                if found is None:
+                    found = value
+                else:
+                    found += (b"; " if name == b"cookie" else b", ") + value
+        return None if found is None else found.decode("latin-1")
 
     def make_headers(self) -> Headers:
         """The request headers, from the scope; repeated ones joined, as in WSGI."""

@@ -1,0 +1,148 @@
+"""The session cookie codec writes and reads exactly what itsdangerous does."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from unittest import mock
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from kettle import Kettle
+from kettle.json.tag import TaggedJSONSerializer
+from kettle.signing import CookieCodec
+
+SALT = "cookie-session"
+
+
+def reference(keys: list[str], digest=hashlib.sha1) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        keys,
+        salt=SALT,
+        serializer=TaggedJSONSerializer(),
+        signer_kwargs={"key_derivation": "hmac", "digest_method": digest},
+    )
+
+
+def codec(keys: list[str], digest: str = "sha1") -> CookieCodec:
+    return CookieCodec(list(keys), SALT, digest, TaggedJSONSerializer())
+
+
+VALUES = [
+    {},
+    {"n": 1},
+    {"user": "ünïcode ✓", "ids": [1, 2, 3], "t": (1, "x")},
+    {"big": "x" * 2000},  # compressible: itsdangerous compresses it
+    {"noise": "".join(chr(33 + (i * 7919) % 90) for i in range(400))},
+]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_same_cookie_as_itsdangerous(value: dict) -> None:
+    now = 1_700_000_000
+    with mock.patch("time.time", return_value=now):
+        ours = codec(["secret"]).dumps(value)
+        theirs = reference(["secret"]).dumps(value)
+    if len(TaggedJSONSerializer().dumps(value)) >= 256:
+        assert ours == theirs
+    else:  # small payloads are never compressed, so equal unless zlib won
+        assert ours == theirs or theirs.startswith(".")
+    assert reference(["secret"]).loads(ours) == value
+    assert codec(["secret"]).loads(theirs) == value
+
+
+@pytest.mark.parametrize("digest", ["sha1", "sha256"])
+def test_other_digests_match(digest: str) -> None:
+    now = 1_700_000_000
+    with mock.patch("time.time", return_value=now):
+        ours = codec(["k"], digest).dumps({"a": 1})
+        theirs = reference(["k"], getattr(hashlib, digest)).dumps({"a": 1})
+    assert ours == theirs
+
+
+def test_rotated_keys_read_old_cookies_and_sign_with_newest() -> None:
+    old_cookie = codec(["old"]).dumps({"who": "old"})
+    rotated = codec(["old", "new"])
+    assert rotated.loads(old_cookie) == {"who": "old"}
+    fresh = rotated.dumps({"who": "new"})
+    assert codec(["new"]).loads(fresh) == {"who": "new"}
+    with pytest.raises(ValueError, match="signature"):
+        codec(["old"]).loads(fresh)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda c: c[:-2] + ("AA" if not c.endswith("AA") else "BB"),
+        lambda c: "x" + c,
+        lambda c: c.replace(".", "", 1),
+        lambda c: "no-dots-at-all",
+        lambda c: "",
+        lambda c: c + "!",
+        lambda c: "é" + c,
+    ],
+)
+def test_forged_or_broken_cookies_are_refused(mangle) -> None:
+    cookie = codec(["s"]).dumps({"admin": False})
+    with pytest.raises(ValueError):
+        codec(["s"]).loads(mangle(cookie))
+
+
+def test_age_is_checked_both_ways() -> None:
+    c = codec(["s"])
+    cookie = c.dumps({"a": 1}, now=time.time() - 100)
+    assert c.loads(cookie, max_age=200) == {"a": 1}
+    with pytest.raises(ValueError, match="expired"):
+        c.loads(cookie, max_age=50)
+    future = c.dumps({"a": 1}, now=time.time() + 100)
+    with pytest.raises(ValueError, match="expired"):
+        c.loads(future, max_age=1000)
+    assert c.loads(future) == {"a": 1}  # no max_age: no age check
+
+
+def test_session_interface_uses_codec_and_itsdangerous_reads_it() -> None:
+    app = Kettle(__name__)
+    app.secret_key = "top"
+
+    @app.route("/set")
+    def set_() -> str:
+        from kettle import session
+
+        session["v"] = [1, 2]
+        return "ok"
+
+    client = app.test_client()
+    response = client.get("/set")
+    assert response.headers["Vary"] == "Cookie"
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert serializer is not None
+    assert serializer.loads(cookie.value) == {"v": [1, 2]}
+
+
+def test_custom_key_derivation_falls_back_to_itsdangerous() -> None:
+    from kettle.sessions import SecureCookieSessionInterface
+
+    class Concat(SecureCookieSessionInterface):
+        key_derivation = "concat"
+
+    app = Kettle(__name__)
+    app.secret_key = "top"
+    app.session_interface = Concat()
+
+    @app.route("/")
+    def index() -> str:
+        from kettle import session
+
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    assert client.get("/").text == "1"
+    assert client.get("/").text == "2"
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    with pytest.raises(ValueError):
+        codec(["top"]).loads(cookie.value)  # a different key: not the fast codec
