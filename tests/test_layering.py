@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "kettle"
 SERVERS = {"gunicorn", "uvicorn", "hypercorn", "granian", "flask", "quart", "asgiref"}
-TOOLS = {"testing.py", "pytest_plugin.py"}
+TOOLS = {"testing.py", "pytest_plugin.py", "flask_compat.py"}
 
 
 def _modules() -> list[Path]:
@@ -51,6 +51,13 @@ def test_the_package_has_modules_to_check() -> None:
 def test_core_imports_no_server_package(path: Path) -> None:
     roots = {name.split(".")[0] for name in _imported_names(path)}
     assert not roots & SERVERS, f"{path.name} imports {roots & SERVERS}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_flask_or_quart(path: Path) -> None:
+    # flask_compat.py names "flask" only in strings: it aliases it, never imports it.
+    roots = {name.split(".")[0] for name in _imported_names(path)}
+    assert not roots & {"flask", "quart"}, f"{path.name} imports {roots}"
 
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.name)

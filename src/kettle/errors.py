@@ -9,6 +9,8 @@ how. The hierarchy::
           └── ContextPopError      a context was popped that is not the active one
     RuntimeError, AssertionError
      └── SetupError                a setup method was called after the first request
+    ImportError
+     └── FlaskImportedFirstError   kettle.flask_compat was imported after real flask
 
 ``SetupError`` also derives from ``AssertionError`` because Flask raises that type
 there, and code migrating from Flask may catch it.
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 __all__ = [
     "ContextError",
     "ContextPopError",
+    "FlaskImportedFirstError",
     "SetupError",
     "UnboundProxyError",
     "raise_collected",
@@ -46,6 +49,14 @@ class ContextPopError(ContextError):
 
 class SetupError(RuntimeError, AssertionError):
     """A setup method was called after the application handled its first request."""
+
+
+class FlaskImportedFirstError(ImportError):
+    """``kettle.flask_compat`` was imported after the real ``flask`` package.
+
+    The alias only works when it is installed before anything imports Flask; the
+    message names the module that imported Flask first.
+    """
 
 
 def raise_collected(message: str, errors: Sequence[BaseException]) -> None:

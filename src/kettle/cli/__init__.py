@@ -180,15 +180,18 @@ class KettleGroup(AppGroup):
             }
         return self._plugins
 
-    def _plugin_command(self, name: str) -> click.Command | None:
+    def _plugin_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self._loaded_plugins:
             ep = self._plugin_entry_points().get(name)
+            if ep is not None and ep.group == "flask.commands":
+                _load_app_before_flask_plugin(ctx)
             self._loaded_plugins[name] = None if ep is None else _load_plugin(ep)
         return self._loaded_plugins[name]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in or plugin command, else the app's (run in its context)."""
-        command = super().get_command(ctx, cmd_name) or self._plugin_command(cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        command = command or self._plugin_command(ctx, cmd_name)
         if command is not None:
             return command
         try:
@@ -247,6 +250,19 @@ class KettleGroup(AppGroup):
             # an error); close it so app contexts pushed for help text are popped.
             ctx.close()
             raise
+
+
+def _load_app_before_flask_plugin(ctx: click.Context) -> None:
+    """Load the app, if it loads, before importing a Flask extension's command.
+
+    An app that uses Flask extensions imports ``kettle.flask_compat`` first; loading
+    it now lets the extension's module import Kettle through that alias rather than
+    the real Flask. A failure is left for the command itself to report.
+    """
+    try:
+        ctx.ensure_object(ScriptInfo).load_app()
+    except Exception:
+        pass
 
 
 def _load_plugin(ep: importlib.metadata.EntryPoint) -> click.Command | None:
