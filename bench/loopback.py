@@ -8,11 +8,12 @@ routes must answer correctly), warmed up, measured with
 ``finally``.  The whole run has a deadline; pairs that no longer fit are
 skipped and reported.  The apps live in ``loopback_apps.py``.
 
-    .venv/bin/python bench/loopback.py            # full run, about 4 minutes
-    .venv/bin/python bench/loopback.py --quick    # smoke run, about 1 minute
+    .venv/bin/python bench/loopback.py            # full run, about 6 minutes
+    .venv/bin/python bench/loopback.py --quick    # smoke run, about 1.5 minutes
 
 Needs ``wrk`` on PATH (``apt-get install wrk``) and the servers in the venv
-(``pip install -e '.[bench]'``; uvicorn and gunicorn come with ``.[dev]``).
+(``pip install -e '.[bench]'``; uvicorn, hypercorn and gunicorn come with
+``.[dev]``).
 """
 
 from __future__ import annotations
@@ -131,19 +132,45 @@ def _uvicorn(target: str, port: int) -> list[str]:
     ]
 
 
-def _gunicorn(target: str, port: int) -> list[str]:
+def _hypercorn(target: str, port: int) -> list[str]:
+    # hypercorn finds the app with eval() in the module's namespace, which skips
+    # loopback_apps' lazy module __getattr__: call that explicitly.
+    module, name = target.split(":")
+    target = f"{module}:__getattr__({name!r})"
+    # The default asyncio worker; the access log is off unless asked for.
     return [
-        *(sys.executable, "-m", "gunicorn", "--workers", "1"),
-        *("--worker-class", "sync", "--bind", f"{HOST}:{port}"),
-        *("--log-level", "warning", target),
+        *(sys.executable, "-m", "hypercorn", target, "--workers", "1"),
+        *("--bind", f"{HOST}:{port}", "--log-level", "warning"),
     ]
+
+
+def _gunicorn(worker_class: str) -> Callable[[str, int], list[str]]:
+    def command(target: str, port: int) -> list[str]:
+        argv = [
+            *(sys.executable, "-m", "gunicorn", "--workers", "1"),
+            *("--worker-class", worker_class, "--bind", f"{HOST}:{port}"),
+            *("--log-level", "warning", target),
+        ]
+        if worker_class == "gthread":
+            argv[-1:-1] = ["--threads", "4"]
+        return argv
+
+    return command
 
 
 SERVERS = [
     Server("granian-wsgi", "granian (WSGI)", "wsgi", "granian", _granian("wsgi")),
-    Server("gunicorn", "gunicorn (sync)", "wsgi", "gunicorn", _gunicorn),
+    Server("gunicorn", "gunicorn (sync)", "wsgi", "gunicorn", _gunicorn("sync")),
+    Server(
+        "gunicorn-gthread",
+        "gunicorn (gthread)",
+        "wsgi",
+        "gunicorn",
+        _gunicorn("gthread"),
+    ),
     Server("granian-asgi", "granian (ASGI)", "asgi", "granian", _granian("asgi")),
     Server("uvicorn", "uvicorn (httptools)", "asgi", "uvicorn", _uvicorn),
+    Server("hypercorn", "hypercorn (asyncio)", "asgi", "hypercorn", _hypercorn),
 ]
 
 
@@ -157,8 +184,10 @@ class Comparison:
 COMPARISONS = [
     Comparison("granian-wsgi", "Flask", 5.0),
     Comparison("gunicorn", "Flask", None),
+    Comparison("gunicorn-gthread", "Flask", None),
     Comparison("uvicorn", "Starlette", 1.0),
     Comparison("granian-asgi", "Starlette", None),
+    Comparison("hypercorn", "Starlette", None),
 ]
 
 
@@ -536,6 +565,7 @@ def environment_line(settings: Settings) -> str:
         "uvicorn",
         "httptools",
         "uvloop",
+        "hypercorn",
         "gunicorn",
     ]
     versions = ", ".join(f"{d} {_version(d)}" for d in dists)

@@ -1,8 +1,10 @@
 """Real servers for the live tests: subprocesses on 127.0.0.1, always stopped.
 
-Each server binds port 0 and the chosen port is read from its log; the log (stdout
-and stderr) goes to a file that tests can read. A server is stopped with SIGTERM (or
-the signal a test asks for), then SIGKILL if it has not exited in time.
+Each server binds port 0. uvicorn, hypercorn and gunicorn log the port they got;
+granian logs ``127.0.0.1:0``, so its port is read from the listening sockets of its
+process group (``/proc``, Linux). The log (stdout and stderr) goes to a file that
+tests can read. A server is stopped with SIGTERM (or the signal a test asks for),
+then SIGKILL if it has not exited in time.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ _PORT_PATTERNS = {
 }
 
 
-def server_argv(kind: str, module: str) -> list[str]:
-    """The command that serves ``module``'s ``app`` with a server of ``kind``."""
+def server_argv(kind: str, module: str, workers: int = 1) -> list[str]:
+    """The command that serves ``module``'s ``app`` with a server of ``kind``, in
+    ``workers`` worker processes."""
     python = [sys.executable, "-m"]
     asgi = f"{module}:app.asgi"
     if kind == "uvicorn-h11":
-        return [
+        argv = [
             *python,
             "uvicorn",
             asgi,
@@ -47,8 +50,8 @@ def server_argv(kind: str, module: str) -> list[str]:
             "--lifespan=on",
             "--timeout-graceful-shutdown=5",
         ]
-    if kind == "uvicorn":  # the defaults: uvloop and httptools
-        return [
+    elif kind == "uvicorn":  # the defaults: uvloop and httptools
+        argv = [
             *python,
             "uvicorn",
             asgi,
@@ -57,8 +60,8 @@ def server_argv(kind: str, module: str) -> list[str]:
             "--lifespan=on",
             "--timeout-graceful-shutdown=5",
         ]
-    if kind == "hypercorn":
-        return [
+    elif kind == "hypercorn":
+        argv = [
             *python,
             "hypercorn",
             asgi,
@@ -66,13 +69,12 @@ def server_argv(kind: str, module: str) -> list[str]:
             "--graceful-timeout=5",
             "--error-logfile=-",
         ]
-    if kind in ("gunicorn-sync", "gunicorn-gthread"):
+    elif kind in ("gunicorn-sync", "gunicorn-gthread"):
         argv = [
             *python,
             "gunicorn",
             f"{module}:app",
             "--bind=127.0.0.1:0",
-            "--workers=1",
             "--graceful-timeout=5",
             "--timeout=30",
             "--error-logfile=-",
@@ -83,8 +85,65 @@ def server_argv(kind: str, module: str) -> list[str]:
             argv += ["--worker-class=gthread", "--threads=4"]
         else:
             argv += ["--worker-class=sync"]
-        return argv
-    raise ValueError(f"unknown server kind {kind!r}")
+    elif kind in ("granian-wsgi", "granian-asgi"):
+        interface = kind.removeprefix("granian-")
+        argv = [
+            *python,
+            "granian",
+            f"--interface={interface}",
+            "--host=127.0.0.1",
+            "--port=0",
+            # SIGKILL a worker that has not stopped 5 s after SIGTERM.
+            "--workers-kill-timeout=5",
+            f"{module}:app" if interface == "wsgi" else asgi,
+        ]
+        if interface == "wsgi":
+            # Threads that run the WSGI app, per worker (ASGI allows only 1).
+            argv.insert(-1, "--blocking-threads=4")
+    else:
+        raise ValueError(f"unknown server kind {kind!r}")
+    return [*argv, f"--workers={workers}"]
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` (a server and its workers), from ``/proc``."""
+    pids = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            stat = (proc_dir / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(proc_dir.name))
+    return pids
+
+
+def listening_ports(pgid: int) -> set[int]:
+    """The TCP ports on 127.0.0.1 that processes of group ``pgid`` listen on.
+
+    Read from ``/proc`` (Linux): the socket inodes of the group's open files, looked
+    up among the listening sockets of ``/proc/net/tcp``.
+    """
+    inodes: set[str] = set()
+    for pid in group_pids(pgid):
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+        except OSError:
+            continue  # gone meanwhile
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        host, port = fields[1].split(":")
+        if fields[3] == "0A" and host == "0100007F" and fields[9] in inodes:
+            ports.add(int(port, 16))  # 0A: LISTEN; 0100007F: 127.0.0.1
+    return ports
 
 
 class LiveServer:
@@ -97,10 +156,11 @@ class LiveServer:
         workdir: Path,
         ready_path: str = "/hello",
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         self.kind = kind
         self.module = module
-        self.argv = server_argv(kind, module)
+        self.argv = server_argv(kind, module, workers)
         self.log_path = workdir / f"{kind}-{module}-{uuid.uuid4().hex[:8]}.log"
         self.ready_path = ready_path
         self.port = 0
@@ -140,18 +200,30 @@ class LiveServer:
                 )
             time.sleep(0.05)
 
+    def bound_port(self) -> int | None:
+        """The port the server bound, once it says (or listens), else None."""
+        pattern = _PORT_PATTERNS.get(self.kind.split("-")[0])
+        if pattern is not None:
+            found = pattern.search(self.log())
+            return None if found is None else int(found.group(1))
+        if not Path("/proc/net/tcp").exists():
+            pytest.skip(f"{self.kind} does not log its port; finding it needs /proc")
+        ports = listening_ports(self.proc.pid)
+        if len(ports) > 1:
+            raise RuntimeError(f"{self.kind} listens on several ports: {ports}")
+        return ports.pop() if ports else None
+
     def wait_ready(self) -> None:
-        """Wait for the port in the log, then for an answer on ``ready_path``."""
+        """Wait for the bound port, then for an answer on ``ready_path``."""
         deadline = time.monotonic() + START_TIMEOUT
-        pattern = _PORT_PATTERNS[self.kind.split("-")[0]]
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}"
                 )
-            found = pattern.search(self.log())
-            if found is not None:
-                self.port = int(found.group(1))
+            port = self.bound_port()
+            if port is not None:
+                self.port = port
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.kind} did not report a port:\n{self.log()}")
@@ -183,6 +255,10 @@ class LiveServer:
             if not self._log_file.closed:
                 self._log_file.close()
 
+    def processes(self) -> list[int]:
+        """The pids of the server's process group: its main process and workers."""
+        return group_pids(self.proc.pid)
+
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
@@ -197,9 +273,10 @@ def start_server(
     workdir: Path,
     ready_path: str = "/hello",
     env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> LiveServer:
     """Start a server and wait until it answers; stop it if it never does."""
-    server = LiveServer(kind, module, workdir, ready_path, env)
+    server = LiveServer(kind, module, workdir, ready_path, env, workers)
     try:
         server.wait_ready()
     except BaseException:
@@ -255,8 +332,8 @@ def server_pool(live_workdir: Path) -> Iterator[ServerPool]:
 
 @pytest.fixture(scope="module")
 def start_live_server(live_workdir: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start servers (``kind, module, ready_path=..., env=...``); all stopped at the
-    end of the module (a test may stop one earlier)."""
+    """Start servers (``kind, module, ready_path=..., env=..., workers=...``); all
+    stopped at the end of the module (a test may stop one earlier)."""
     started: list[LiveServer] = []
 
     def start(
@@ -264,8 +341,9 @@ def start_live_server(live_workdir: Path) -> Iterator[Callable[..., LiveServer]]
         module: str = "liveapp",
         ready_path: str = "/hello",
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> LiveServer:
-        server = start_server(kind, module, live_workdir, ready_path, env)
+        server = start_server(kind, module, live_workdir, ready_path, env, workers)
         started.append(server)
         return server
 

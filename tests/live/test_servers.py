@@ -1,6 +1,8 @@
-"""One Kettle app under real servers: uvicorn (h11 and httptools), hypercorn, and
-gunicorn (sync and gthread workers), each a subprocess on 127.0.0.1 hit with httpx
-and the ``websockets`` client. The app is ``tests/live/apps/liveapp.py``.
+"""One Kettle app under real servers: uvicorn (h11 and httptools), hypercorn and
+granian on ``app.asgi``; gunicorn (sync and gthread workers) and granian on ``app``
+(WSGI). Each is a subprocess on 127.0.0.1 hit with httpx and the ``websockets``
+client. The app is ``tests/live/apps/liveapp.py``. Stopping servers gracefully and
+several worker processes are in ``test_deploy.py``.
 """
 
 from __future__ import annotations
@@ -24,15 +26,9 @@ from websockets.sync.client import ClientConnection, connect
 pytestmark = pytest.mark.timeout(60)
 
 # The server kinds of tests/live/conftest.py.
-SERVER_KINDS = (
-    "uvicorn-h11",
-    "uvicorn",
-    "hypercorn",
-    "gunicorn-sync",
-    "gunicorn-gthread",
-)
-ASGI_KINDS = ("uvicorn-h11", "uvicorn", "hypercorn")
-WSGI_KINDS = ("gunicorn-sync", "gunicorn-gthread")
+ASGI_KINDS = ("uvicorn-h11", "uvicorn", "hypercorn", "granian-asgi")
+WSGI_KINDS = ("gunicorn-sync", "gunicorn-gthread", "granian-wsgi")
+SERVER_KINDS = ASGI_KINDS + WSGI_KINDS
 LiveServer = Any
 ServerPool = Any
 
@@ -194,7 +190,7 @@ def test_client_leaving_mid_stream_closes_the_body_and_tears_down_once(
                 break
             time.sleep(0.02)
         assert http.get("/hello").status_code == 200
-    if server.kind.startswith("gunicorn"):
+    if server.kind in WSGI_KINDS:
         # WSGI: the server only learns it when a write fails, maybe after the end.
         assert events in (["closed", "teardown"], ["finished", "teardown"])
     else:
@@ -205,6 +201,31 @@ def test_client_leaving_mid_stream_closes_the_body_and_tears_down_once(
     assert [e for e in all_events if e.endswith(f" {key}")].count(
         f"teardown {key}"
     ) == 1
+
+
+def test_session_set_in_one_request_is_read_in_the_next(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    """The session cookie set by one response, sent back by the client, carries the
+    session to the next request (an async view reads what a sync view wrote)."""
+    assert http.get("/session").json()["value"] is None
+    value = {"token": uuid.uuid4().hex, "text": "é ✓"}
+    written = http.post("/session", json={"value": value})
+    assert written.status_code == 200
+    assert written.json()["stored"] == value
+    assert "session" in http.cookies
+    first = http.get("/session")
+    assert first.status_code == 200
+    assert first.json()["value"] == value
+    assert first.json()["writes"] == 1
+    # A read leaves the session unchanged; a second write sees the first one.
+    assert "set-cookie" not in first.headers
+    http.post("/session", json={"value": "second"})
+    again = http.get("/session").json()
+    assert (again["value"], again["writes"]) == ("second", 2)
+    # Another client, without the cookie, has an empty session.
+    with httpx.Client(trust_env=False, base_url=server.base_url, timeout=10) as other:
+        assert other.get("/session").json()["value"] is None
 
 
 def test_404_and_405(http: httpx.Client) -> None:
@@ -388,6 +409,7 @@ LIFESPAN_CASES = [
     ("uvicorn", signal.SIGTERM),
     ("hypercorn", signal.SIGTERM),
     ("hypercorn", signal.SIGINT),
+    ("granian-asgi", signal.SIGINT),  # SIGTERM: test_deploy.py
 ]
 
 
@@ -441,6 +463,7 @@ def test_servers_logged_no_unexpected_errors(server: LiveServer) -> None:
         "Exception in ASGI application",  # uvicorn
         "Error in ASGI Framework",  # hypercorn
         "Error handling request",  # gunicorn
+        "Application callable raised an exception",  # granian
         "ERROR in app: Exception on /stream",
     ):
         assert message not in log, log

@@ -21,12 +21,18 @@ from kettle import (
     current_app,
     g,
     request,
+    session,
     stream_with_context,
     websocket,
 )
 
 app = Kettle(__name__, static_folder=None)
+# Fixed, not random per process: with several worker processes, a session cookie
+# signed by one worker must verify in the others.
 app.config["SECRET_KEY"] = "live server test key"
+if os.environ.get("KETTLE_LIVE_SECRET_KEY") == "per-process":
+    # The mistake test_deploy.py shows: each worker process signs with its own key.
+    app.config["SECRET_KEY"] = os.urandom(16).hex()
 
 _lock = threading.Lock()
 #: Set by the lifespan (on the server's event loop): that loop and its thread.
@@ -178,6 +184,49 @@ def stream_async() -> Response:
             _stream_event(f"{'finished' if finished else 'closed'} {key}")
 
     return Response(body(), mimetype="text/plain")
+
+
+@app.post("/session")
+def session_write() -> Any:
+    """Store the posted JSON's ``value`` in the session (and count the writes)."""
+    session["value"] = request.get_json()["value"]
+    session["writes"] = session.get("writes", 0) + 1
+    return {"pid": os.getpid(), "stored": session["value"]}
+
+
+@app.get("/session")
+async def session_read() -> Any:
+    await asyncio.sleep(0)
+    return {
+        "pid": os.getpid(),
+        "value": session.get("value"),
+        "writes": session.get("writes", 0),
+    }
+
+
+def slow_body(key: str) -> str:
+    """The body ``/slow/*`` answers after its pause: about 100 KB, known in advance."""
+    return f"slow {key}\n" + "".join(f"line {i:06d}\n" for i in range(8000))
+
+
+@app.get("/slow/sync")
+def slow_sync() -> str:
+    """Sleep (in the server's thread) for ``seconds``, marking the start and end."""
+    key = request.args["key"]
+    mark(f"slow:start {key}")
+    time.sleep(float(request.args.get("seconds", "1")))
+    mark(f"slow:end {key}")
+    return slow_body(key)
+
+
+@app.get("/slow/async")
+async def slow_async() -> str:
+    """Sleep (on the event loop) for ``seconds``, marking the start and end."""
+    key = request.args["key"]
+    mark(f"slow:start {key}")
+    await asyncio.sleep(float(request.args.get("seconds", "1")))
+    mark(f"slow:end {key}")
+    return slow_body(key)
 
 
 @app.get("/boom")
