@@ -146,3 +146,67 @@ def test_custom_key_derivation_falls_back_to_itsdangerous() -> None:
     assert cookie is not None
     with pytest.raises(ValueError):
         codec(["top"]).loads(cookie.value)  # a different key: not the fast codec
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"SESSION_COOKIE_DOMAIN": "example.com", "SESSION_COOKIE_SECURE": True},
+        {"SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_HTTPONLY": False},
+        {"SESSION_COOKIE_PATH": "/app path/", "SESSION_COOKIE_PARTITIONED": True},
+        {"SESSION_COOKIE_NAME": "sid", "SESSION_COOKIE_SECURE": True},
+    ],
+)
+def test_set_cookie_header_is_what_werkzeug_writes(config: dict) -> None:
+    from werkzeug.http import dump_cookie
+
+    from kettle import session
+
+    app = Kettle(__name__)
+    app.secret_key = "top"
+    app.config.update(config)
+
+    @app.route("/")
+    def index() -> str:
+        session["n"] = 1
+        return "ok"
+
+    response = app.test_client().get("/")
+    (header,) = response.headers.getlist("Set-Cookie")
+    name = app.config["SESSION_COOKIE_NAME"]
+    value = header.split(";")[0].split("=", 1)[1]
+    options = app.session_interface._cookie_options(app)
+    assert header == dump_cookie(name, value, **options)
+    assert codec(["top"]).loads(value) == {"n": 1}
+
+
+def test_permanent_session_cookie_carries_expiry() -> None:
+    from kettle import session
+
+    app = Kettle(__name__)
+    app.secret_key = "top"
+
+    @app.route("/")
+    def index() -> str:
+        session.permanent = True
+        session["n"] = 1
+        return "ok"
+
+    header = app.test_client().get("/").headers["Set-Cookie"]
+    assert "Expires=" in header
+
+
+def test_oversized_session_cookie_still_warns() -> None:
+    from kettle import session
+
+    app = Kettle(__name__)
+    app.secret_key = "top"
+
+    @app.route("/")
+    def index() -> str:
+        session["blob"] = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))
+        return "ok"
+
+    with pytest.warns(UserWarning, match="cookie is too large"):
+        app.test_client().get("/")

@@ -280,3 +280,56 @@ def test_form_parsing_after_get_data_reuses_the_cached_body() -> None:
     request = Request(_environ(spec))
     assert request.get_data() == b"a=1&b=2"
     assert request.form.to_dict() == {"a": "1", "b": "2"}
+
+
+# -- the plain-cookie shortcut agrees with Werkzeug's parser -------------------------
+
+_COOKIE_ALPHABET = 'ab=; \t"\\,é\n1'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a=1",
+        "a=1; b=2",
+        " a = 1 ;b=",
+        "a;b=;=c;;",
+        "session=eyJuIjoxfQ.Zk.sig==; theme=dark",
+        'q="x y"; r=1',
+        "k=v=w; x",
+        "é=ü; n=\n",
+    ],
+)
+def test_simple_cookie_pairs_match_werkzeug(raw: str) -> None:
+    _check_cookie_parity(raw)
+
+
+def _check_cookie_parity(raw: str) -> None:
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.sansio.http import parse_cookie
+
+    from kettle.wrappers import _simple_cookie_pairs
+
+    pairs = _simple_cookie_pairs(raw)
+    expected = list(parse_cookie(raw, cls=MultiDict).items(multi=True))
+    if pairs is not None:
+        assert pairs == expected, raw
+
+
+def test_simple_cookie_pairs_match_werkzeug_on_random_input() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(alphabet=_COOKIE_ALPHABET, max_size=30))
+    def check(raw: str) -> None:
+        _check_cookie_parity(raw)
+
+    check()
+
+
+def test_simple_cookie_pairs_take_the_plain_headers() -> None:
+    from kettle.wrappers import _simple_cookie_pairs
+
+    assert _simple_cookie_pairs("a=1; b=x=y;c") == [("a", "1"), ("b", "x=y"), ("c", "")]
+    assert _simple_cookie_pairs('a="1"') is None

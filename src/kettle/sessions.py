@@ -10,6 +10,7 @@ readable and empty, which raises on the first write.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import MutableMapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from werkzeug.datastructures import CallbackDict
+from werkzeug.http import dump_cookie
 
 from .json.tag import TaggedJSONSerializer
 from .signing import CookieCodec
@@ -220,6 +222,9 @@ class _SessionSigner(TimestampSigner):
 
 _COMPRESS_FROM = 256
 
+# A cookie value Werkzeug writes as it is, without quotes (what signers produce).
+_PLAIN_VALUE = re.compile(r"[\w.\-]*", re.ASCII)
+
 # What signs and reads session cookies: the fast codec or an itsdangerous serializer.
 _Codec = CookieCodec | URLSafeTimedSerializer
 
@@ -274,6 +279,7 @@ class SecureCookieSessionInterface(SessionInterface):
         self.serializer = TaggedJSONSerializer()
         self._signers: dict[tuple[str | bytes, ...], URLSafeTimedSerializer] = {}
         self._codecs: dict[tuple[str | bytes, ...], _Codec] = {}
+        self._suffixes: dict[tuple[Any, ...], str] = {}
 
     def get_signing_serializer(self, app: Kettle) -> URLSafeTimedSerializer | None:
         """The signer for the app's current keys, or None without ``SECRET_KEY``.
@@ -379,10 +385,11 @@ class SecureCookieSessionInterface(SessionInterface):
         if self._update_cookie(app, session, response) or accessed:
             # PERF: a response without Vary gets the header directly, without
             # parsing it into a header set and writing it back.
-            if "Vary" in response.headers:
+            headers = response.headers
+            if any(key.lower() == "vary" for key, _ in headers._list):
                 response.vary.add("Cookie")
             else:
-                response.headers["Vary"] = "Cookie"
+                headers._list.append(("Vary", "Cookie"))
 
     def _update_cookie(
         self, app: Kettle, session: SessionMixin, response: Response
@@ -398,13 +405,32 @@ class SecureCookieSessionInterface(SessionInterface):
         codec = self._codec(app)
         if codec is None:
             return False
-        response.set_cookie(
-            self.get_cookie_name(app),
-            codec.dumps(dict(session)),
-            expires=self.get_expiration_time(app, session),
-            **self._cookie_options(app),
-        )
+        name = self.get_cookie_name(app)
+        value = codec.dumps(dict(session))
+        expires = self.get_expiration_time(app, session)
+        options = self._cookie_options(app)
+        if expires is None and _PLAIN_VALUE.fullmatch(value):
+            header = f"{name}={value}{self._cookie_suffix(name, options)}"
+            if len(header) <= response.max_cookie_size:
+                response.headers._list.append(("Set-Cookie", header))
+                return True
+        response.set_cookie(name, value, expires=expires, **options)
         return True
+
+    def _cookie_suffix(self, name: str, options: dict[str, Any]) -> str:
+        # PERF: a browser-session cookie's attributes depend only on the config:
+        # Werkzeug writes them once, then each cookie is the name, value and these.
+        key = (name, *options.values())
+        suffix = self._suffixes.get(key)
+        if suffix is None:
+            empty = dump_cookie(name, "", **options)
+            prefix = f"{name}="
+            if not empty.startswith(prefix):
+                raise ValueError(f"Cannot write a cookie named {name!r}.")
+            if len(self._suffixes) >= 8:
+                self._suffixes.clear()
+            suffix = self._suffixes[key] = empty[len(prefix) :]
+        return suffix
 
     def _cookie_options(self, app: Kettle) -> dict[str, Any]:
         return {

@@ -14,7 +14,6 @@ import binascii
 import hmac
 import time
 import zlib
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from typing import Any, Protocol
 
 __all__ = ["CookieCodec"]
@@ -29,12 +28,20 @@ class _TextSerializer(Protocol):
     def loads(self, value: str) -> Any: ...
 
 
+# URL-safe base64 without padding, as itsdangerous writes it; binascii directly,
+# which is what the base64 module's functions do after a few checks and copies.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64encode(data: bytes) -> bytes:
-    return urlsafe_b64encode(data).rstrip(b"=")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
 
 def _b64decode(data: bytes) -> bytes:
-    return urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+    # Like base64.urlsafe_b64decode: characters outside the alphabet are skipped.
+    padded = data.translate(_FROM_URLSAFE) + b"=" * (-len(data) % 4)
+    return binascii.a2b_base64(padded)
 
 
 def _as_bytes(value: str | bytes) -> bytes:

@@ -118,6 +118,23 @@ def _decode_wsgi(value: str) -> str:
     return value.encode("latin1").decode(errors="replace")
 
 
+def _simple_cookie_pairs(raw: str) -> list[tuple[str, str]] | None:
+    """The ``(name, value)`` pairs of a plain ``Cookie`` header, as Werkzeug's
+    ``parse_cookie`` reads them; None when quotes, tabs or inner spaces need it."""
+    if '"' in raw or "\t" in raw:
+        return None
+    pairs = []
+    for part in raw.split(";"):
+        part = part.strip(" ")
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if not name or " " in part:
+            return None
+        pairs.append((name, value))
+    return pairs
+
+
 def _config_value(key: str, default: Any) -> Any:
     ctx = _cv_app.get(None)
     if ctx is None:
@@ -244,6 +261,10 @@ class Request(_WerkzeugRequest):
             raw = self.environ.get("HTTP_COOKIE")
         else:
             raw = source.raw_header(b"cookie")
+        if raw:
+            pairs = _simple_cookie_pairs(raw)
+            if pairs is not None:
+                return self.dict_storage_class(pairs)  # type: ignore[return-value]
         return parse_cookie(raw, cls=self.dict_storage_class)  # type: ignore[return-value]
 
     @_computed_once

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from base64 import b64decode, b64encode
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,7 +31,7 @@ from uuid import UUID
 from markupsafe import Markup
 from werkzeug.http import http_date, parse_date
 
-from .provider import DefaultJSONProvider
+from .provider import DefaultJSONProvider, _compile
 
 __all__ = [
     "JSONTag",
@@ -246,14 +247,14 @@ class TaggedJSONSerializer:
         # Exact types passed through untouched; emptied by a tag of the user's,
         # which might handle them.
         self._plain_types: frozenset[type] = _PLAIN_TYPES
-        self._encoder = json.JSONEncoder(
-            separators=(",", ":"),
-            sort_keys=True,
-            default=DefaultJSONProvider.default,
+        # PERF: the C encoder built once, not set up again for every session.
+        self._encode = _compile(
+            DefaultJSONProvider.default, True, True, None, (",", ":")
         )
         # The decoder calls the hook on the innermost objects first, so a tag's
         # content is already rebuilt when its own object is untagged.
         self._decoder = json.JSONDecoder(object_hook=self.untag)
+        self._scan: Callable[[str, int], tuple[Any, int]] = self._decoder.scan_once  # type: ignore[attr-defined]
         for tag_class in self.default_tags:
             self.register(tag_class)
 
@@ -298,12 +299,19 @@ class TaggedJSONSerializer:
     def tag(self, value: Any) -> Any:
         """Convert ``value`` into plain JSON data, tagging the types that need it."""
         # PERF: no built-in tag handles these exact types, so skip trying each one.
-        if type(value) in self._plain_types:
+        plain = self._plain_types
+        if type(value) in plain:
             return value
+        if type(value) is dict and plain and (len(value) != 1 or self._untagged(value)):
+            # A session is usually a dict of plain values: what PassDict does, inline.
+            return {k: v if type(v) in plain else self.tag(v) for k, v in value.items()}
         for tag in self.order:
             if tag.check(value):
                 return tag.tag(value)
         return value
+
+    def _untagged(self, value: dict[str, Any]) -> bool:
+        return next(iter(value)) not in self.tags
 
     def untag(self, value: dict[str, Any]) -> Any:
         """Rebuild the Python value for a tagged object; return others unchanged."""
@@ -317,10 +325,18 @@ class TaggedJSONSerializer:
 
     def dumps(self, value: Any) -> str:
         """Serialize ``value`` to compact, tagged JSON."""
-        return self._encoder.encode(self.tag(value))
+        return self._encode(self.tag(value))
 
     def loads(self, value: str | bytes) -> Any:
         """Parse tagged JSON and rebuild the tagged values."""
         if isinstance(value, str):
+            # PERF: a document with no surrounding whitespace is scanned directly;
+            # anything else (and every error) goes through the full decoder.
+            try:
+                obj, end = self._scan(value, 0)
+            except StopIteration:
+                end = -1
+            if end == len(value):
+                return obj
             return self._decoder.decode(value)
         return json.loads(value, object_hook=self.untag)
