@@ -20,6 +20,7 @@ MODULES = [
     "kettle.sessions",
     "kettle.testing",
     "kettle.errors",
+    "kettle.celery",
 ]
 
 

@@ -111,6 +111,15 @@ def test_ctx_py_is_where_the_context_var_is_set() -> None:
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_celery_integration_imports_celery(path: Path) -> None:
+    names = _imported_names(path)
+    if path.name != "celery.py" or path.parent != PACKAGE:
+        roots = {name.split(".")[0] for name in names}
+        assert not roots & {"celery", "kombu"}, f"{path.name} imports Celery"
+    assert not any(n.startswith("kettle.celery") for n in names), path.name
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_level_mutable_containers(path: Path) -> None:
     tree = ast.parse(path.read_text())
     for node in tree.body:

@@ -112,6 +112,7 @@ class AppContext:
         "_lock",
         "_pushed_at",
         "_request",
+        "_response_hooks",
         "_session",
         "_token",
         "_torn_down",
@@ -136,6 +137,9 @@ class AppContext:
         self._websocket: Websocket | None = None
         self._flashes: list[Any] | None = None
         self._after_request_functions: list[AfterRequestCallable] = []
+        # Called with the final response, after everything else saw it (used by
+        # kettle.celery to send a request's jobs only once nothing can fail).
+        self._response_hooks: list[AfterRequestCallable] | None = None
         self._token: contextvars.Token[AppContext] | None = None
         self._depth = 0
         self._pushed_at: str | None = None
@@ -246,7 +250,12 @@ class AppContext:
                 " or below another context. To use it elsewhere, hand it over with"
                 " `kettle.copy_current_request_context`."
             )
-        self._hold()
+        if self._holds == 0:  # PERF: _hold() inline for a fresh context
+            self._torn_down = False
+            self._exc = None
+            self._holds = 1
+        else:
+            self._hold()
         self._token = _cv_app.set(self)
         self._depth = 1
         config = self.app.config
@@ -266,7 +275,11 @@ class AppContext:
         receiving ``exc``; all of them run even if some raise, and their errors are
         raised together afterwards.
         """
-        if not self._unwind():
+        # PERF: runs for every request; the usual case (the last pop of the context
+        # on top) is checked inline.
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+        elif not self._unwind():
             return
         errors = run_teardown(self.app, self, self._exc) if self._let_go(exc) else []
         self._deactivate(errors)

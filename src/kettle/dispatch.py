@@ -344,6 +344,7 @@ def _unobserved(app: Kettle, ctx: AppContext) -> bool:
         app.response_class is Response
         and ctx._session is None
         and not ctx._after_request_functions
+        and not ctx._response_hooks
         and not app.after_request_funcs
         and not signals.request_finished.receivers
     )
@@ -386,6 +387,11 @@ def finalize_response(
             signals.request_finished.send(
                 app, _async_wrapper=app.ensure_sync, response=response
             )
+        hooks = ctx._response_hooks
+        if hooks:
+            ctx._response_hooks = None
+            for hook in hooks:
+                response = yield hook, (response,), _NO_KWARGS
     except Exception:
         if not from_error_handler:
             raise

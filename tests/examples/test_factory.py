@@ -110,6 +110,18 @@ def test_stylesheet_is_served(client: Any) -> None:
     response.close()
 
 
+def test_favicon_is_linked_and_served(client: Any) -> None:
+    # Browsers log a missing icon as an error; some ask for /favicon.ico anyway.
+    assert b'rel="icon" href="/static/favicon.svg"' in client.get("/").data
+    response = client.get("/static/favicon.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    response.close()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/static/favicon.svg"
+
+
 def test_unknown_page_renders_in_the_layout(client: Any) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404

@@ -40,15 +40,27 @@ def init_db() -> None:
 
 
 def create_if_missing() -> bool:
-    """Create the tables if the database has none yet; say whether it did."""
-    found = (
-        get_db()
-        .execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'post'")
-        .fetchone()
-    )
+    """Create the tables if the database has none yet; say whether it did.
+
+    A database made before posts had a word count gets the column.
+    """
+    db = get_db()
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'post'"
+    ).fetchone()
     if found is None:
         init_db()
+    else:
+        _add_word_count(db)
     return found is None
+
+
+def _add_word_count(db: sqlite3.Connection) -> None:
+    """Add ``post.word_count`` to a database made before it existed."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(post)")}
+    if "word_count" not in columns:
+        with db:
+            db.execute("ALTER TABLE post ADD COLUMN word_count INTEGER")
 
 
 @click.command("init-db")

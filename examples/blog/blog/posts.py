@@ -19,6 +19,7 @@ from kettle import (
 
 from .auth import login_required
 from .db import get_db
+from .jobs import start_word_count
 
 bp = Blueprint("posts", __name__)
 
@@ -38,7 +39,8 @@ def index() -> str:
     posts = (
         get_db()
         .execute(
-            "SELECT post.id, title, body, created, author_id, username AS author"
+            "SELECT post.id, title, body, created, author_id, word_count,"
+            " username AS author"
             " FROM post JOIN account ON account.id = post.author_id"
             " ORDER BY created DESC, post.id DESC"
         )
@@ -86,10 +88,11 @@ def create() -> Any:
         if error is None:
             db = get_db()
             with db:
-                db.execute(
+                cursor = db.execute(
                     "INSERT INTO post (title, body, author_id) VALUES (?, ?, ?)",
                     (title, body, g.user["id"]),
                 )
+            start_word_count(cursor.lastrowid)
             flash("Your post is published.", "success")
             return redirect(url_for("posts.index"))
         flash(error, "error")
@@ -106,9 +109,11 @@ def update(post_id: int) -> Any:
             db = get_db()
             with db:
                 db.execute(
-                    "UPDATE post SET title = ?, body = ? WHERE id = ?",
+                    "UPDATE post SET title = ?, body = ?, word_count = NULL"
+                    " WHERE id = ?",
                     (title, body, post_id),
                 )
+            start_word_count(post_id)
             flash("Your changes are saved.", "success")
             return redirect(url_for("posts.index"))
         flash(error, "error")

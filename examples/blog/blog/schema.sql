@@ -15,7 +15,9 @@ CREATE TABLE post (
     author_id INTEGER NOT NULL REFERENCES account (id) ON DELETE CASCADE,
     created TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     title TEXT NOT NULL,
-    body TEXT NOT NULL DEFAULT ''
+    body TEXT NOT NULL DEFAULT '',
+    -- Filled in by a background job (blog/jobs.py); NULL until it has run.
+    word_count INTEGER
 );
 
 CREATE INDEX post_created ON post (created);

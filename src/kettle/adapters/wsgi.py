@@ -41,7 +41,7 @@ def serve_wsgi(
         error = e
         raise
     finally:
-        if ctx.is_pushed:
+        if ctx._token is not None:  # still pushed
             ctx.pop(error)
 
 
