@@ -390,3 +390,37 @@ def test_encode_response(provider: DefaultJSONProvider) -> None:
     provider.mimetype = "text/json"
     assert provider.encode_response(1) == ("1\n", "text/json; charset=utf-8")
     assert provider.response(1).headers["Content-Type"] == "text/json; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1}',
+        b'[1, 2, "\xc3\xa9"]',
+        b'{"a": 1} ',
+        b' {"a": 1}',
+        b'{"a": 1} x',
+        b'{"a": }',
+        b"{",
+        '{"a": "é"}'.encode("utf-16"),
+        '{"a": 1}'.encode("utf-16-le"),
+        '["x"]'.encode("utf-32-be"),
+        b"\xef\xbb\xbf{}",
+        b'{"a": "\xff"}',
+        b"[NaN]",
+        b"7",
+    ],
+)
+def test_provider_loads_matches_json_loads(body: bytes) -> None:
+    import json as stdlib_json
+
+    from kettle.json.provider import DefaultJSONProvider
+
+    provider = DefaultJSONProvider(Kettle(__name__))
+    try:
+        expected: object = stdlib_json.loads(body)
+    except ValueError as e:
+        with pytest.raises(type(e)):
+            provider.loads(body)
+    else:
+        assert provider.loads(body) == expected
