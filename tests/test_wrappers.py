@@ -172,14 +172,32 @@ def test_direct_response_writes_what_a_response_object_writes(method: str) -> No
     )
 
 
+def _over_asgi(app: Kettle, path: str, method: str) -> tuple[int, bytes, list[Any]]:
+    import asyncio
+
+    import httpx
+
+    async def main() -> tuple[int, bytes, list[Any]]:
+        transport = httpx.ASGITransport(app=app.asgi)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost"
+        ) as client:
+            response = await client.request(method, path)
+        return response.status_code, response.content, response.headers.multi_items()
+
+    return asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     "hook",
     ["after_request", "request_finished", "session", "custom_response_class"],
 )
-@pytest.mark.parametrize("route", ["/text", "/json"])
+@pytest.mark.parametrize(
+    "route", ["/text", "/json", "/jsonify", "/response", "/created", "/stream"]
+)
 def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> None:
     """Forcing the general path (a hook that sees the response) changes nothing."""
-    from kettle import request_finished, session
+    from kettle import jsonify, request_finished, session
 
     def make_app() -> Kettle:
         app = Kettle(__name__)
@@ -192,6 +210,26 @@ def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> 
         @app.get("/json")
         def json_view() -> dict[str, Any]:
             return {"b": [1, 2], "a": "\u00e9"}
+
+        @app.get("/jsonify")
+        def jsonify_view() -> Any:
+            return jsonify({"b": [1, 2], "a": "\u00e9"})
+
+        @app.get("/response")
+        def response_view() -> Any:
+            response = app.response_class("caf\u00e9", headers={"X-A": "1"})
+            response.set_cookie("c", "v")
+            return response
+
+        @app.get("/created")
+        def created_view() -> Any:
+            response = app.response_class(b"made", status=201, mimetype="text/plain")
+            response.headers["Location"] = "/made/1"
+            return response
+
+        @app.get("/stream")
+        def stream_view() -> Any:
+            return app.response_class(iter([b"a", b"b"]), mimetype="text/plain")
 
         return app
 
@@ -221,6 +259,12 @@ def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> 
             assert (a.status, a.data) == (b.status, b.data)
             expected = [h for h in b.headers.items() if h[0] != "Vary"]
             assert list(a.headers.items()) == expected
+            asgi_a, asgi_b = (
+                _over_asgi(plain, route, method),
+                _over_asgi(forced, route, method),
+            )
+            assert asgi_a[:2] == asgi_b[:2]
+            assert asgi_a[2] == [h for h in asgi_b[2] if h[0] != "vary"]
     finally:
         if receiver is not None:
             request_finished.disconnect(receiver, forced)

@@ -350,13 +350,21 @@ def _unobserved(app: Kettle, ctx: AppContext) -> bool:
     )
 
 
-def _direct_response(app: Kettle, ctx: AppContext, rv: Any) -> DirectResponse | None:
-    """A :class:`DirectResponse` for a plain str or dict, when nothing observes it.
+def _direct_response(
+    app: Kettle, ctx: AppContext, rv: Any
+) -> DirectResponse | Response | None:
+    """A :class:`DirectResponse` for a plain str or dict, or the view's own
+    :class:`Response`, when nothing observes it.
 
     Otherwise None: :func:`finalize_response` builds the response object.
     """
     kind = type(rv)
-    if kind is str:
+    if kind is Response:
+        # A response object nobody else will see is already final (what
+        # finalize_response would do to it is nothing): hand it on as it is.
+        if _unobserved(app, ctx):
+            return rv  # type: ignore[no-any-return]
+    elif kind is str:
         if _unobserved(app, ctx):
             return DirectResponse(rv.encode(), HTML_UTF8)
     elif kind is dict:

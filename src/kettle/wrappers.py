@@ -520,13 +520,15 @@ class Response(_WerkzeugResponse):
                 None if mimetype is None else get_content_type(mimetype, "utf-8")
             )
         data: bytes = body.encode() if isinstance(body, str) else body
-        self.headers = headers = Headers()
+        items: list[tuple[str, str]] = []
         if content_type is not None:
             if "\n" in content_type or "\r" in content_type:
-                headers.add("Content-Type", content_type)  # raises the usual error
-            headers._list.append(("Content-Type", content_type))
+                Headers().add("Content-Type", content_type)  # raises the usual error
+            items.append(("Content-Type", content_type))
         if self.automatically_set_content_length:
-            headers._list.append(("Content-Length", str(len(data))))
+            items.append(("Content-Length", str(len(data))))
+        self.headers = headers = Headers.__new__(Headers)
+        headers._list = items
         if self.default_status == 200:
             self._status = "200 OK"
             self._status_code = 200
