@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from . import signals
+from . import signals, urls
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
 from .teardown import run_steps, run_teardown, teardown_steps
@@ -265,8 +265,9 @@ class AppContext:
             signals.appcontext_pushed.send(
                 self.app, _async_wrapper=self.app.ensure_sync
             )
-        if self._request is not None and self._request.url_rule is None:
-            self.app.match_request(self, self._request)
+        req = self._request
+        if req is not None and req.url_rule is None:
+            urls.match_request(self.app, self, req)
 
     def pop(self, exc: BaseException | None = None) -> None:
         """Undo one :meth:`push`; the last one deactivates the context.
@@ -292,7 +293,9 @@ class AppContext:
         The ASGI adapter passes a runner that awaits async teardown functions on the
         event loop and runs sync ones in a worker thread.
         """
-        if not self._unwind():
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0  # PERF: as in pop()
+        elif not self._unwind():
             return
         errors: list[BaseException] = []
         if self._let_go(exc):

@@ -338,43 +338,35 @@ def _exception(
 # -- the response ------------------------------------------------------------------
 
 
-def _unobserved(app: Kettle, ctx: AppContext) -> bool:
-    """Whether nothing but the client will see the response object of this request."""
-    return (
-        app.response_class is Response
-        and ctx._session is None
-        and not ctx._after_request_functions
-        and not ctx._response_hooks
-        and not app.after_request_funcs
-        and not signals.request_finished.receivers
-    )
-
-
 def _direct_response(
     app: Kettle, ctx: AppContext, rv: Any
 ) -> DirectResponse | Response | None:
     """A :class:`DirectResponse` for a plain str or dict, or the view's own
-    :class:`Response`, when nothing observes it.
+    :class:`Response`, when nothing but the client will see the response object.
 
     Otherwise None: :func:`finalize_response` builds the response object.
     """
     kind = type(rv)
-    if kind is Response:
-        # A response object nobody else will see is already final (what
-        # finalize_response would do to it is nothing): hand it on as it is.
-        if _unobserved(app, ctx):
-            return rv  # type: ignore[no-any-return]
-    elif kind is str:
-        if _unobserved(app, ctx):
-            return DirectResponse(rv.encode(), HTML_UTF8)
-    elif kind is dict:
+    if (
+        (kind is not str and kind is not dict and kind is not Response)
+        or app.response_class is not Response
+        or ctx._session is not None
+        or ctx._after_request_functions
+        or ctx._response_hooks
+        or app.after_request_funcs
+        or signals.request_finished.receivers
+    ):
+        return None
+    if kind is str:
+        return DirectResponse(rv.encode(), HTML_UTF8)
+    if kind is dict:
         provider = app.json
-        if type(provider).response is DefaultJSONProvider.response and _unobserved(
-            app, ctx
-        ):
-            body, content_type = provider.encode_response(rv)
-            return DirectResponse(body.encode(), content_type)
-    return None
+        if type(provider).response is not DefaultJSONProvider.response:
+            return None
+        body, content_type = provider.encode_response(rv)
+        return DirectResponse(body.encode(), content_type)
+    # A response object is already final: finalize_response would change nothing.
+    return rv  # type: ignore[no-any-return]
 
 
 def finalize_response(

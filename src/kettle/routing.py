@@ -144,7 +144,12 @@ class FastMatcher:
             return None
         static = self._static.get(path)
         if static is not None:
-            return self._match_static(static, method)
+            if len(static) != 1:
+                return None
+            rule, eligible = static[0]
+            if not eligible or method not in rule.methods:  # type: ignore[operator]
+                return None
+            return rule, {}
         if path in self._slashed:
             return None
         if path[-1:] == "/" and path[:-1] in self._static:
@@ -168,17 +173,6 @@ class FastMatcher:
         if found is None or not found.eligible or method not in found.rule.methods:  # type: ignore[operator]
             return None
         return self._convert(found, values)
-
-    @staticmethod
-    def _match_static(
-        rules: list[tuple[Rule, bool]], method: str
-    ) -> tuple[Rule, dict[str, Any]] | None:
-        if len(rules) != 1:
-            return None
-        rule, eligible = rules[0]
-        if not eligible or method not in rule.methods:  # type: ignore[operator]
-            return None
-        return rule, {}
 
     @staticmethod
     def _convert(

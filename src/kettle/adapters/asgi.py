@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
 from ..dispatch import handle_request
-from ..teardown import teardown_steps
 from ..wrappers import DirectResponse, Response, buffered_parts
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
@@ -95,10 +94,11 @@ def make_context(app: Kettle, scope: Scope, body: ASGIBody) -> AppContext:
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :]
     client = scope.get("client")
+    server = scope.get("server")
     request = app.request_class.from_parts(
         method=scope["method"],
         scheme=scope.get("scheme", "http"),
-        server=_server(scope),
+        server=(server[0], server[1]) if server else None,
         root_path=root_path,
         path=path,
         query_string=scope.get("query_string", b""),
@@ -106,13 +106,6 @@ def make_context(app: Kettle, scope: Scope, body: ASGIBody) -> AppContext:
         source=body,
     )
     return AppContext(app, request=request)
-
-
-def _server(scope: Scope) -> tuple[str, int | None] | None:
-    server = scope.get("server")
-    if not server:
-        return None
-    return server[0], server[1]
 
 
 async def serve_http(
@@ -133,7 +126,9 @@ async def serve_http(
     try:
         response = await drive_async(app, handle_request(app, ctx), thread)
         if type(response) is DirectResponse:
-            await _send_direct(response, scope["method"], send)
+            start, body_message = _direct_messages(response, scope["method"])
+            await send(start)
+            await send(body_message)
         else:
             await send_response(app, response, ctx, body, send, thread)
     except BaseException as e:
@@ -141,15 +136,11 @@ async def serve_http(
         raise
     finally:
         try:
-            # PERF: with no teardown registered, popping runs no user code: pop
-            # synchronously rather than through the async runner.
-            if ctx.is_pushed:
-                if teardown_steps(app, ctx, error) is None:
-                    ctx.pop(error)
-                else:
-                    await ctx.apop(error, run_steps=thread.run_steps)
+            if ctx._token is not None:  # still pushed
+                await ctx.apop(error, run_steps=thread.run_steps)
         finally:
-            thread.release()
+            if thread._worker is not None:
+                thread.release()
 
 
 async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
@@ -178,7 +169,9 @@ async def send_response(
     """Write a response as ASGI messages, streaming its body if it is an iterable."""
     method = ctx._request.method  # type: ignore[union-attr]
     if type(response) is DirectResponse:
-        await _send_direct(response, method, send)
+        start, body_message = _direct_messages(response, method)
+        await send(start)
+        await send(body_message)
         return
     parts = buffered_parts(response, method)  # type: ignore[arg-type]
     if parts is not None:
@@ -200,21 +193,22 @@ async def send_response(
     await _send_general(app, response, environ, body, send, thread)  # type: ignore[arg-type]
 
 
-async def _send_direct(response: DirectResponse, method: str, send: Send) -> None:
+def _direct_messages(
+    response: DirectResponse, method: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ASGI messages of a direct response (a plain call, not a coroutine)."""
     body = response.body
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", response.content_type.encode("latin-1")),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send(
-        {"type": "http.response.body", "body": b"" if method == "HEAD" else body}
-    )
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", response.content_type.encode("latin-1")),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    if method == "HEAD":
+        body = b""
+    return start, {"type": "http.response.body", "body": body}
 
 
 async def _send_general(

@@ -60,12 +60,16 @@ async def drive_async(app: Kettle, pipeline: Pipeline[T], thread: RequestThread)
     """Run a pipeline on the event loop: await async steps, thread the sync ones."""
     # PERF: called for every ASGI request; kept flat.
     send = pipeline.send
+    known = app._async_callables
     try:
         step = send(None)
         while True:
             try:
                 func, args, kwargs = step
-                if _is_async(app, func):
+                is_async = known.get(func)  # what _is_async caches, looked up here
+                if is_async is None:
+                    is_async = _is_async(app, func)
+                if is_async:
                     result = await func(*args, **kwargs)
                 else:
                     result = await _run_sync_step(thread, func, args, kwargs)
@@ -83,7 +87,9 @@ class RequestRunner(RequestThread):
     __slots__ = ("app",)
 
     def __init__(self, app: Kettle, pool: ThreadPool) -> None:
-        super().__init__(pool)
+        # PERF: one per ASGI request; RequestThread's two fields set here directly.
+        self._pool = pool
+        self._worker = None
         self.app = app
 
     async def run_steps(self, steps: Iterator[Step]) -> list[BaseException]:
