@@ -197,6 +197,14 @@ def _scopes_inner_first(req: Request) -> tuple[str | None, ...]:
 
 def preprocess(app: Kettle, req: Request) -> Pipeline[Any]:
     """Run the URL value preprocessors, then the before-request functions."""
+    funcs = app.before_request_funcs
+    if not app.url_value_preprocessors and len(funcs) == 1 and None in funcs:
+        # PERF: only app-wide hooks: no need to work out the request's blueprints.
+        for before in funcs[None]:
+            rv = yield before, (), _NO_KWARGS
+            if rv is not None:
+                return rv
+        return None
     scopes = _scopes_outer_first(req)
     for scope in scopes:
         for preprocessor in app.url_value_preprocessors.get(scope, ()):

@@ -80,17 +80,20 @@ def teardown_steps(
 ) -> Iterator[Step] | None:
     """Every call of the teardown of ``ctx``, in order; None when there are none."""
     # PERF: most requests register no teardown and parse no upload; skip building
-    # the step generators for them.
+    # the step generators for them. With only app-wide teardown_appcontext
+    # functions, the steps are listed directly.
     req = ctx._request
-    if not (
-        app.teardown_appcontext_funcs
-        or app.teardown_request_funcs
+    if (
+        app.teardown_request_funcs
         or signals.request_tearing_down.receivers
         or signals.appcontext_tearing_down.receivers
         or (req is not None and _needs_close(req))
     ):
+        return _all_steps(app, req, exc)
+    funcs = app.teardown_appcontext_funcs
+    if not funcs:
         return None
-    return _all_steps(app, req, exc)
+    return iter([(func, (exc,), _NO_KWARGS) for func in reversed(funcs)])
 
 
 def _all_steps(

@@ -102,9 +102,13 @@ async def run_steps_async(
 ) -> list[BaseException]:
     """Run teardown steps on the loop; every one runs; return their errors."""
     errors: list[BaseException] = []
-    for step in steps:
+    for func, args, kwargs in steps:
         try:
-            await run_step(app, thread, step)
+            # What run_step does, without a coroutine per step.
+            if _is_async(app, func):
+                await func(*args, **kwargs)
+            else:
+                await _run_sync_step(thread, func, args, kwargs)
         except BaseException as e:
             errors.append(e)
     return errors
