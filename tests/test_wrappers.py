@@ -377,3 +377,35 @@ def test_simple_cookie_pairs_take_the_plain_headers() -> None:
 
     assert _simple_cookie_pairs("a=1; b=x=y;c") == [("a", "1"), ("b", "x=y"), ("c", "")]
     assert _simple_cookie_pairs('a="1"') is None
+
+
+@pytest.mark.parametrize("body", [b'{"a": [1, "\xc3\xa9"]}', b"not json", b"", b"[1,"])
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("silent", [False, True])
+@pytest.mark.parametrize("cache", [False, True])
+def test_get_json_matches_werkzeug(
+    body: bytes, content_type: str, force: bool, silent: bool, cache: bool
+) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    def outcome(request: Any) -> list[Any]:
+        results: list[Any] = []
+        for _ in range(2):  # twice: the cache must behave the same
+            for quiet in (silent, not silent):
+                try:
+                    results.append(
+                        request.get_json(force=force, silent=quiet, cache=cache)
+                    )
+                except HTTPException as e:
+                    results.append(e.code)
+        return results
+
+    def environ() -> dict[str, Any]:
+        builder = EnvironBuilder(method="POST", data=body, content_type=content_type)
+        return builder.get_environ()
+
+    expected = outcome(WerkzeugRequest(environ()))
+    app = Kettle(__name__)
+    with app.app_context():
+        assert outcome(Request(environ())) == expected

@@ -380,7 +380,32 @@ class Request(_WerkzeugRequest):
             and asyncio._get_running_loop() is not None
         ):
             _werkzeug_get_data(self, cache)
-        return super().get_json(force, silent, cache)
+        # What Werkzeug's get_json does, reading the body as plain bytes (not the
+        # awaitable copy get_data gives in async code).
+        if cache:
+            cached = self._cached_json[silent]
+            if cached is not Ellipsis:
+                return cached
+        if not (force or self.is_json):
+            return None if silent else self.on_json_loading_failed(None)
+        data = self._read_whole_body() if cache else None
+        if data is None:
+            data = _werkzeug_get_data(self, cache)
+        try:
+            rv = self.json_module.loads(data)
+        except ValueError as e:
+            if silent:
+                rv = None
+                if cache:
+                    self._cached_json = (self._cached_json[0], None)
+            else:
+                rv = self.on_json_loading_failed(e)
+                if cache:
+                    self._cached_json = (rv, self._cached_json[1])
+        else:
+            if cache:
+                self._cached_json = (rv, rv)
+        return rv
 
     async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, for an async view that streams it.
