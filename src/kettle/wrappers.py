@@ -37,6 +37,7 @@ __all__ = [
     "DirectResponse",
     "Request",
     "Response",
+    "buffered_asgi_parts",
     "buffered_parts",
 ]
 
@@ -521,7 +522,7 @@ class Response(_WerkzeugResponse):
         direct_passthrough: bool = False,
     ) -> None:
         body_type = type(response)
-        if (
+        if not (
             (body_type is bytes or body_type is str)
             and status is None
             and headers is None
@@ -529,22 +530,19 @@ class Response(_WerkzeugResponse):
             and not direct_passthrough
             and type(self).set_data is _WerkzeugResponse.set_data
         ):
-            self._init_buffered(response, content_type)
-        else:
             super().__init__(
                 response, status, headers, mimetype, content_type, direct_passthrough
             )
-
-    # PERF: the common ``Response(body)`` and ``jsonify`` case, with the state
-    # Werkzeug's constructor leaves, built without its general-case checks; a test
-    # compares the two constructors' results.
-    def _init_buffered(self, body: str | bytes, content_type: str | None) -> None:
+            return
+        # PERF: the common ``Response(body)`` and ``jsonify`` case, with the state
+        # Werkzeug's constructor leaves, built without its general-case checks; a
+        # test compares the two constructors' results.
         if content_type is None:
-            mimetype = self.default_mimetype
+            default = self.default_mimetype
             content_type = (
-                None if mimetype is None else get_content_type(mimetype, "utf-8")
+                None if default is None else get_content_type(default, "utf-8")
             )
-        data: bytes = body.encode() if isinstance(body, str) else body
+        data: bytes = response.encode() if body_type is str else response
         items: list[tuple[str, str]] = []
         if content_type is not None:
             if "\n" in content_type or "\r" in content_type:
@@ -552,8 +550,8 @@ class Response(_WerkzeugResponse):
             items.append(("Content-Type", content_type))
         if self.automatically_set_content_length:
             items.append(("Content-Length", str(len(data))))
-        self.headers = headers = Headers.__new__(Headers)
-        headers._list = items
+        self.headers = new_headers = Headers.__new__(Headers)
+        new_headers._list = items
         if self.default_status == 200:
             self._status = "200 OK"
             self._status_code = 200
@@ -641,9 +639,31 @@ def buffered_parts(
     the adapter lets Werkzeug write the response.
     """
     # PERF: runs for every response built by a view or a hook.
-    if type(response) is not Response:
+    if not _is_plain_buffered(response):
         return None
-    status = response.status_code
+    body: list[bytes] = [] if method == "HEAD" else response.response  # type: ignore[assignment]
+    return response.status, response.headers._list.copy(), body
+
+
+def buffered_asgi_parts(
+    response: Response, method: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """What :func:`buffered_parts` gives, as an ASGI server wants it: the status
+    code, the headers as lower-case byte pairs, and the body joined."""
+    if not _is_plain_buffered(response):
+        return None
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers._list
+    ]
+    body = b"" if method == "HEAD" else b"".join(response.response)  # type: ignore[arg-type]
+    return response._status_code, headers, body
+
+
+def _is_plain_buffered(response: Response) -> bool:
+    if type(response) is not Response:
+        return False
+    status = response._status_code
     body = response.response
     if (
         status < 200
@@ -652,22 +672,17 @@ def buffered_parts(
         or type(body) is not list
         or response._on_close
     ):
-        return None
+        return False
     has_length = False
-    headers = response.headers._list
-    for key, _value in headers:
+    for key, _value in response.headers._list:
         lowered = key.lower()
         if lowered in _ENTITY_REWRITES:
-            return None
+            return False
         if lowered == "content-length":
             has_length = True
     if not has_length:
-        return None
+        return False
     for chunk in body:
         if type(chunk) is not bytes:
-            return None
-    return (
-        response.status,
-        headers.copy(),
-        [] if method == "HEAD" else body,
-    )
+            return False
+    return True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
 from ..dispatch import handle_request
-from ..wrappers import DirectResponse, Response, buffered_parts
+from ..wrappers import DirectResponse, Response, buffered_asgi_parts
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
 from .asgi_lifespan import serve_lifespan
@@ -125,12 +125,12 @@ async def serve_http(
     thread = RequestRunner(app, threads)
     try:
         response = await drive_async(app, handle_request(app, ctx), thread)
-        if type(response) is DirectResponse:
-            start, body_message = _direct_messages(response, scope["method"])
-            await send(start)
-            await send(body_message)
-        else:
+        messages = _plain_messages(response, scope["method"])
+        if messages is None:
             await send_response(app, response, ctx, body, send, thread)
+        else:
+            await send(messages[0])
+            await send(messages[1])
     except BaseException as e:
         error = e
         raise
@@ -167,48 +167,38 @@ async def send_response(
     thread: RequestThread,
 ) -> None:
     """Write a response as ASGI messages, streaming its body if it is an iterable."""
-    method = ctx._request.method  # type: ignore[union-attr]
-    if type(response) is DirectResponse:
-        start, body_message = _direct_messages(response, method)
-        await send(start)
-        await send(body_message)
-        return
-    parts = buffered_parts(response, method)  # type: ignore[arg-type]
-    if parts is not None:
-        # PERF: written out here, the usual way a response object is sent.
-        _, headers, chunks = parts
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,  # type: ignore[union-attr]
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"".join(chunks)})
+    messages = _plain_messages(response, ctx._request.method)  # type: ignore[union-attr]
+    if messages is not None:
+        await send(messages[0])
+        await send(messages[1])
         return
     environ = ctx.request.environ
     await _send_general(app, response, environ, body, send, thread)  # type: ignore[arg-type]
 
 
-def _direct_messages(
-    response: DirectResponse, method: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two ASGI messages of a direct response (a plain call, not a coroutine)."""
-    body = response.body
-    start = {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [
+def _plain_messages(
+    response: Response | DirectResponse, method: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The two ASGI messages of a direct or plain buffered response, else None.
+
+    A plain call, not a coroutine: the usual responses are sent without one.
+    """
+    if type(response) is DirectResponse:
+        content = response.body
+        headers = [
             (b"content-type", response.content_type.encode("latin-1")),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-    if method == "HEAD":
-        body = b""
-    return start, {"type": "http.response.body", "body": body}
+            (b"content-length", str(len(content)).encode()),
+        ]
+        status = 200
+        if method == "HEAD":
+            content = b""
+    else:
+        parts = buffered_asgi_parts(response, method)  # type: ignore[arg-type]
+        if parts is None:
+            return None
+        status, headers, content = parts
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": content}
 
 
 async def _send_general(
