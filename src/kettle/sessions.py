@@ -197,6 +197,15 @@ class SessionInterface:
         raise NotImplementedError
 
 
+def _signing_keys(app: Kettle) -> tuple[str | bytes, ...] | None:
+    """The app's secret keys, oldest first (the last one signs); None without one."""
+    config = app.config
+    secret_key = config["SECRET_KEY"]
+    if not secret_key:
+        return None
+    return (*(config["SECRET_KEY_FALLBACKS"] or ()), secret_key)
+
+
 def _lifetime(app: Kettle) -> timedelta:
     value = app.config["PERMANENT_SESSION_LIFETIME"]
     if isinstance(value, timedelta):
@@ -288,11 +297,9 @@ class SecureCookieSessionInterface(SessionInterface):
         ``salt``, ``digest_method``, ``key_derivation`` and ``serializer`` before
         the first request.
         """
-        config = app.config
-        secret_key = config["SECRET_KEY"]
-        if not secret_key:
+        keys = _signing_keys(app)
+        if keys is None:
             return None
-        keys = (*(config["SECRET_KEY_FALLBACKS"] or ()), secret_key)
         signer = self._signers.get(keys)
         if signer is None:
             signer = self._make_signer(keys)
@@ -320,11 +327,9 @@ class SecureCookieSessionInterface(SessionInterface):
         # PERF: with the default key derivation, cookies are signed and read by a
         # CookieCodec (same format, a third of the cost); anything else, or a
         # subclass that builds its own signer, goes through itsdangerous.
-        config = app.config
-        secret_key = config["SECRET_KEY"]
-        if not secret_key:
+        keys = _signing_keys(app)
+        if keys is None:
             return None
-        keys = (*(config["SECRET_KEY_FALLBACKS"] or ()), secret_key)
         codec = self._codecs.get(keys)
         if codec is None:
             codec = self._make_codec(app, keys)
