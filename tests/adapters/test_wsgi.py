@@ -329,3 +329,42 @@ def test_threaded_server_runs_async_views_concurrently(app: Kettle) -> None:
             pool.map(lambda t: http.get("/async-token", params={"token": t}), tokens)
         )
     assert [r.json()["token"] for r in responses] == tokens
+
+
+def test_a_request_leaves_no_reference_cycle() -> None:
+    """Each request's objects are freed by reference counting, not left to the GC
+    (cycles make the collector run often and pause long under load)."""
+    import gc
+
+    from werkzeug.test import EnvironBuilder
+
+    from kettle import Kettle, Request, g
+
+    app = Kettle(__name__)
+
+    @app.route("/<name>")
+    def index(name: str) -> str:
+        g.name = name
+        return name
+
+    def call() -> None:
+        environ = EnvironBuilder(path="/x").get_environ()
+        body = app(environ, lambda status, headers, exc_info=None: None)
+        assert b"".join(body) == b"x"
+
+    call()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            call()
+        gc.collect()
+        leaked = [
+            type(o).__name__ for o in gc.garbage if isinstance(o, (Request, dict))
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert leaked == []

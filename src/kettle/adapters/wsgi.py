@@ -43,6 +43,10 @@ def serve_wsgi(
     finally:
         if ctx._token is not None:  # still pushed
             ctx.pop(error)
+        # The request refers to the environ and the environ to the request: break
+        # the cycle, so both are freed now rather than by the garbage collector.
+        if environ.get("werkzeug.request") is ctx._request:
+            del environ["werkzeug.request"]
 
 
 def _keep_context_while_streaming(app: Kettle, response: Response) -> None:
