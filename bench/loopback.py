@@ -201,6 +201,9 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    # CPU time the server's processes used per request (user + system), in µs; None
+    # where /proc cannot tell. Steadier than req/s when wrk shares the cores.
+    cpu_us: float | None = None
 
 
 @dataclass
@@ -249,6 +252,28 @@ def parse_wrk(output: str) -> WrkResult:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(map(int, errors.groups())) if errors else 0,
     )
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """CPU time (user + system) of every process in the group ``pgid`` (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command: state, ppid, pgrp, ..., utime (12th), stime (13th).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def run_wrk(url: str, connections: int, seconds: int, latency: bool) -> str:
@@ -459,9 +484,14 @@ def run_pair(
             try:
                 if settings.warmup:
                     run_wrk(url, settings.connections, settings.warmup, latency=False)
+                cpu_before = group_cpu_seconds(proc.pid)
                 result = parse_wrk(
                     run_wrk(url, settings.connections, settings.duration, latency=True)
                 )
+                cpu_after = group_cpu_seconds(proc.pid)
+                if cpu_before is not None and cpu_after is not None and result.requests:
+                    used = cpu_after - cpu_before
+                    result.cpu_us = used / result.requests * 1e6
             except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
                 results.warnings.append(f"{label}, `{route.path}`: {exc}")
                 cell.runs.append(None)
@@ -599,6 +629,20 @@ def _cell_text(cell: Cell | None, pick: Callable[[WrkResult], float], fmt: str) 
     return text
 
 
+def _cpu_text(cell: Cell | None) -> str:
+    values = [r.cpu_us for r in cell.numbers() if r.cpu_us is not None] if cell else []
+    return f"{_median(values):.0f}" if values else "-"
+
+
+def _cpu_ratio(mine: Cell | None, peer: Cell | None) -> str:
+    """Peer CPU per request / Kettle's, medians: > 1 means Kettle uses less."""
+    ours = [r.cpu_us for r in mine.numbers() if r.cpu_us] if mine else []
+    theirs = [r.cpu_us for r in peer.numbers() if r.cpu_us] if peer else []
+    if not ours or not theirs:
+        return "-"
+    return f"{_median(theirs) / _median(ours):.2f}x"
+
+
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     lines = [
@@ -624,7 +668,11 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
 def results_table(pairs: list[tuple[Server, Subject]], results: Results) -> str:
     header = ["server", "framework"]
     for route in ROUTES:
-        header += [f"`{route.path}` req/s", f"`{route.path}` p99 ms"]
+        header += [
+            f"`{route.path}` req/s",
+            f"`{route.path}` p99 ms",
+            f"`{route.path}` server CPU µs/req",
+        ]
     rows = []
     for server, subject in pairs:
         row = [server.label, subject.framework]
@@ -632,6 +680,7 @@ def results_table(pairs: list[tuple[Server, Subject]], results: Results) -> str:
             cell = results.cells.get((subject.framework, server.key, route.key))
             row.append(_cell_text(cell, lambda r: r.rps, ",.0f"))
             row.append(_cell_text(cell, lambda r: r.p99_ms, ".2f"))
+            row.append(_cpu_text(cell))
         rows.append(row)
     return _table(header, rows, right=set(range(2, len(header))))
 
@@ -652,7 +701,7 @@ def ratio_table(servers: list[Server], results: Results, rounds: int) -> str:
     header = ["ratio", "server", "route", "Kettle req/s", "peer req/s", "ratio"]
     if rounds > 1:
         header.append("per round")
-    header.append("target")
+    header += ["server CPU, peer/Kettle", "target"]
     rows = []
     for comp in COMPARISONS:
         if comp.server not in labels:
@@ -679,7 +728,7 @@ def ratio_table(servers: list[Server], results: Results, rounds: int) -> str:
             ]
             if rounds > 1:
                 row.append(", ".join(f"{r:.2f}" for r in ratios) or "-")
-            rows.append([*row, target])
+            rows.append([*row, _cpu_ratio(mine, peer), target])
     return _table(header, rows, right={3, 4, 5})
 
 
