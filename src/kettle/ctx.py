@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from . import signals, urls
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
-from .teardown import run_steps, run_teardown, teardown_steps
+from .teardown import run_steps, teardown_steps
 
 if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
@@ -282,7 +282,11 @@ class AppContext:
             self._depth = 0
         elif not self._unwind():
             return
-        errors = run_teardown(self.app, self, self._exc) if self._let_go(exc) else []
+        errors: list[BaseException] = []
+        if self._let_go(exc):
+            steps = teardown_steps(self.app, self, self._exc)
+            if steps is not None:
+                errors = run_steps(self.app, steps)
         self._deactivate(errors)
 
     async def apop(

@@ -9,7 +9,7 @@ When a context ends (see ``AppContext``), these run with the context still activ
 4. the ``appcontext_tearing_down`` signal.
 
 Each receives the unhandled exception or None. Every call runs even when earlier ones
-raise; :func:`run_teardown` returns their errors for the caller to raise together.
+raise; :func:`run_steps` returns their errors for the caller to raise together.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ __all__ = [
     "appcontext_teardown_steps",
     "request_teardown_steps",
     "run_steps",
-    "run_teardown",
     "teardown_steps",
 ]
 
@@ -115,11 +114,3 @@ def run_steps(app: Kettle, steps: Iterator[Step]) -> list[BaseException]:
         except BaseException as e:
             errors.append(e)
     return errors
-
-
-def run_teardown(
-    app: Kettle, ctx: AppContext, exc: BaseException | None
-) -> list[BaseException]:
-    """Run the teardown of ``ctx`` (active in the caller); return the errors raised."""
-    steps = teardown_steps(app, ctx, exc)
-    return [] if steps is None else run_steps(app, steps)

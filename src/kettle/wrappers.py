@@ -166,7 +166,10 @@ class Request(_WerkzeugRequest):
         # Every request is routed by method and path: worked out here, not lazily.
         method: str = environ.get("REQUEST_METHOD", "GET")
         self.method = method.upper()
-        self.path = "/" + _decode_wsgi(environ.get("PATH_INFO") or "").lstrip("/")
+        path: str = environ.get("PATH_INFO") or ""
+        if not path.isascii():
+            path = _decode_wsgi(path)
+        self.path = "/" + path.lstrip("/")
 
     @classmethod
     def from_parts(

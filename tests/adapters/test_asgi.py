@@ -1696,3 +1696,59 @@ def test_served_by_uvicorn(app: Kettle) -> None:
         server.should_exit = True
         thread.join(TIMEOUT)
     assert events == ["started"]
+
+
+class CapturingExchange(Exchange):
+    """A server that, like uvicorn's keep-alive timer, copies the context variables
+    while it sends (``loop.call_later`` does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[Any] = []
+
+    async def send(self, message: Message) -> None:
+        import contextvars
+
+        self.contexts.append(contextvars.copy_context())
+        await super().send(message)
+
+
+@pytest.mark.parametrize("route", ["/text", "/response", "/json"])
+@pytest.mark.parametrize("with_teardown", [False, True])
+def test_the_server_sends_with_no_context_active(
+    app: Kettle, route: str, with_teardown: bool
+) -> None:
+    """Callbacks a server schedules while sending must not keep the request alive."""
+    from kettle import Response, g
+    from kettle.globals import _cv_app
+
+    events: list[str] = []
+    exchange = CapturingExchange()
+
+    @app.get("/text")
+    async def text() -> str:
+        g.value = "v"
+        return "t"
+
+    @app.get("/response")
+    async def response_view() -> Response:
+        return Response("r", headers={"X-A": "1"})
+
+    @app.get("/json")
+    async def json_view() -> dict[str, int]:
+        return {"a": 1}
+
+    if with_teardown:
+
+        @app.teardown_appcontext
+        def teardown(exc: BaseException | None) -> None:
+            events.append(
+                f"teardown after {len(exchange.sent)} sends, g={g.get('value')}"
+            )
+
+    asyncio.run(call(app, http_scope(route), exchange))
+    assert exchange.status == 200 and exchange.finished
+    assert [c.get(_cv_app, None) for c in exchange.contexts] == [None, None]
+    if with_teardown:
+        expected = "v" if route == "/text" else None
+        assert events == [f"teardown after 2 sends, g={expected}"]

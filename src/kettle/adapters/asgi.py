@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
 from ..dispatch import handle_request
+from ..teardown import teardown_steps
 from ..wrappers import DirectResponse, Response, buffered_asgi_parts
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
@@ -128,9 +129,16 @@ async def serve_http(
         messages = _plain_messages(response, scope["method"])
         if messages is None:
             await send_response(app, response, ctx, body, send, thread)
-        else:
+        elif teardown_steps(app, ctx, None) is None:
+            # No user code runs at teardown: end the context, then send. While it
+            # sends, the server schedules callbacks (a keep-alive timer) that copy
+            # the current context variables; an active context would stay alive in
+            # them, with its request, until the connection's next request.
+            ctx.pop()
             await send(messages[0])
             await send(messages[1])
+        else:
+            await _send_with_context_held(ctx, messages, send, thread)
     except BaseException as e:
         error = e
         raise
@@ -141,6 +149,26 @@ async def serve_http(
         finally:
             if thread._worker is not None:
                 thread.release()
+
+
+async def _send_with_context_held(
+    ctx: AppContext,
+    messages: tuple[dict[str, Any], dict[str, Any]],
+    send: Send,
+    thread: RequestRunner,
+) -> None:
+    """Send with the context inactive but held, then run its teardown (see above)."""
+    ctx.retain()
+    ctx.pop()
+    failure: BaseException | None = None
+    try:
+        await send(messages[0])
+        await send(messages[1])
+    except BaseException as e:
+        failure = e
+        raise
+    finally:
+        await ctx.arelease(failure, run_steps=thread.run_steps)
 
 
 async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
