@@ -1713,13 +1713,15 @@ class CapturingExchange(Exchange):
         await super().send(message)
 
 
-@pytest.mark.parametrize("route", ["/text", "/response", "/json"])
+@pytest.mark.parametrize(
+    "route", ["/text", "/response", "/json", "/missing", "/moved", "/created"]
+)
 @pytest.mark.parametrize("with_teardown", [False, True])
 def test_the_server_sends_with_no_context_active(
     app: Kettle, route: str, with_teardown: bool
 ) -> None:
     """Callbacks a server schedules while sending must not keep the request alive."""
-    from kettle import Response, g
+    from kettle import Response, g, redirect
     from kettle.globals import _cv_app
 
     events: list[str] = []
@@ -1738,6 +1740,14 @@ def test_the_server_sends_with_no_context_active(
     async def json_view() -> dict[str, int]:
         return {"a": 1}
 
+    @app.get("/moved")
+    async def moved() -> Response:
+        return redirect("/text")
+
+    @app.get("/created")
+    async def created() -> tuple[str, int]:
+        return "made", 201
+
     if with_teardown:
 
         @app.teardown_appcontext
@@ -1747,7 +1757,8 @@ def test_the_server_sends_with_no_context_active(
             )
 
     asyncio.run(call(app, http_scope(route), exchange))
-    assert exchange.status == 200 and exchange.finished
+    expected_status = {"/missing": 404, "/moved": 303, "/created": 201}.get(route, 200)
+    assert exchange.status == expected_status and exchange.finished
     assert [c.get(_cv_app, None) for c in exchange.contexts] == [None, None]
     if with_teardown:
         expected = "v" if route == "/text" else None

@@ -127,6 +127,8 @@ async def serve_http(
     try:
         response = await drive_async(app, handle_request(app, ctx), thread)
         messages = _plain_messages(response, scope["method"])
+        if messages is None and response.is_sequence:  # type: ignore[union-attr]
+            messages = _sequence_messages(response, ctx.request.environ)  # type: ignore[arg-type]
         if messages is None:
             await send_response(app, response, ctx, body, send, thread)
         elif teardown_steps(app, ctx, None) is None:
@@ -149,6 +151,24 @@ async def serve_http(
         finally:
             if thread._worker is not None:
                 thread.release()
+
+
+def _sequence_messages(
+    response: Response, environ: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two messages of a response with a buffered body, by Werkzeug's rules
+    (status, headers, HEAD); the response is closed once its body is taken."""
+    headers = response.get_wsgi_headers(environ).to_wsgi_list()
+    try:
+        content = b"".join(response.get_app_iter(environ))
+    finally:
+        response.close()
+    start = {
+        "type": "http.response.start",
+        "status": response.status_code,
+        "headers": _asgi_headers(headers),
+    }
+    return start, {"type": "http.response.body", "body": content}
 
 
 async def _send_with_context_held(
@@ -238,6 +258,11 @@ async def _send_general(
     thread: RequestThread,
 ) -> None:
     """Any other response: Werkzeug's headers and body rules, streamed."""
+    if response.is_sequence:
+        start, end = _sequence_messages(response, environ)
+        await send(start)
+        await send(end)
+        return
     headers = response.get_wsgi_headers(environ).to_wsgi_list()
     await send(
         {
@@ -247,11 +272,6 @@ async def _send_general(
         }
     )
     source = response.response
-    if response.is_sequence:
-        content = b"".join(response.get_app_iter(environ))
-        await send({"type": "http.response.body", "body": content})
-        response.close()
-        return
     if isinstance(source, AsyncIterable):
         chunks: Any = _encode_async(source)
         if environ["REQUEST_METHOD"] == "HEAD":
