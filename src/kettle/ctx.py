@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from . import signals, urls
+from . import signals
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
 from .teardown import run_steps, teardown_steps
@@ -267,7 +267,7 @@ class AppContext:
             )
         req = self._request
         if req is not None and req.url_rule is None:
-            urls.match_request(self.app, self, req)
+            self.app.match_request(self, req)
 
     def pop(self, exc: BaseException | None = None) -> None:
         """Undo one :meth:`push`; the last one deactivates the context.
@@ -276,11 +276,7 @@ class AppContext:
         receiving ``exc``; all of them run even if some raise, and their errors are
         raised together afterwards.
         """
-        # PERF: runs for every request; the usual case (the last pop of the context
-        # on top) is checked inline.
-        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
-            self._depth = 0
-        elif not self._unwind():
+        if not self._unwind():
             return
         errors: list[BaseException] = []
         if self._let_go(exc):
@@ -297,9 +293,7 @@ class AppContext:
         The ASGI adapter passes a runner that awaits async teardown functions on the
         event loop and runs sync ones in a worker thread.
         """
-        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
-            self._depth = 0  # PERF: as in pop()
-        elif not self._unwind():
+        if not self._unwind():
             return
         errors: list[BaseException] = []
         if self._let_go(exc):
@@ -310,6 +304,10 @@ class AppContext:
 
     def _unwind(self) -> bool:
         """Check this context is on top and count one pop; True for the last one."""
+        # PERF: the usual case, the last pop of the context on top, checked first.
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+            return True
         self._check_top()
         self._depth -= 1
         return not self._depth

@@ -181,6 +181,9 @@ def full_dispatch(app: Kettle, ctx: AppContext) -> Pipeline[Any]:
     return (yield view_step(app, ctx, req))
 
 
+_APP_ONLY: tuple[str | None, ...] = (None,)
+
+
 def _scopes_outer_first(req: Request) -> tuple[str | None, ...]:
     blueprints = req.blueprints
     if not blueprints:
@@ -197,15 +200,13 @@ def _scopes_inner_first(req: Request) -> tuple[str | None, ...]:
 
 def preprocess(app: Kettle, req: Request) -> Pipeline[Any]:
     """Run the URL value preprocessors, then the before-request functions."""
+    # PERF: with only app-wide hooks (no key but None), the request's blueprints
+    # need not be found.
     funcs = app.before_request_funcs
-    if not app.url_value_preprocessors and len(funcs) == 1 and None in funcs:
-        # PERF: only app-wide hooks: no need to work out the request's blueprints.
-        for before in funcs[None]:
-            rv = yield before, (), _NO_KWARGS
-            if rv is not None:
-                return rv
-        return None
-    scopes = _scopes_outer_first(req)
+    if app.url_value_preprocessors or len(funcs) - (None in funcs):
+        scopes = _scopes_outer_first(req)
+    else:
+        scopes = _APP_ONLY
     for scope in scopes:
         for preprocessor in app.url_value_preprocessors.get(scope, ()):
             preprocessor(req.endpoint, req.view_args)

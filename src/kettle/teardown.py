@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "appcontext_teardown_steps",
+    "has_teardown",
     "request_teardown_steps",
     "run_steps",
     "teardown_steps",
@@ -82,17 +83,28 @@ def teardown_steps(
     # the step generators for them. With only app-wide teardown_appcontext
     # functions, the steps are listed directly.
     req = ctx._request
-    if (
-        app.teardown_request_funcs
-        or signals.request_tearing_down.receivers
-        or signals.appcontext_tearing_down.receivers
-        or (req is not None and _needs_close(req))
-    ):
+    if _needs_general_steps(app, req):
         return _all_steps(app, req, exc)
     funcs = app.teardown_appcontext_funcs
     if not funcs:
         return None
     return iter([(func, (exc,), _NO_KWARGS) for func in reversed(funcs)])
+
+
+def has_teardown(app: Kettle, ctx: AppContext) -> bool:
+    """Whether ending ``ctx`` calls anything (:func:`teardown_steps` is not None)."""
+    return bool(app.teardown_appcontext_funcs) or _needs_general_steps(
+        app, ctx._request
+    )
+
+
+def _needs_general_steps(app: Kettle, req: Request | None) -> bool:
+    return bool(
+        app.teardown_request_funcs
+        or signals.request_tearing_down.receivers
+        or signals.appcontext_tearing_down.receivers
+        or (req is not None and _needs_close(req))
+    )
 
 
 def _all_steps(

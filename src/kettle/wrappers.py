@@ -37,8 +37,8 @@ __all__ = [
     "DirectResponse",
     "Request",
     "Response",
-    "buffered_asgi_parts",
     "buffered_parts",
+    "is_plain_buffered",
 ]
 
 
@@ -642,28 +642,14 @@ def buffered_parts(
     the adapter lets Werkzeug write the response.
     """
     # PERF: runs for every response built by a view or a hook.
-    if not _is_plain_buffered(response):
+    if not is_plain_buffered(response):
         return None
     body: list[bytes] = [] if method == "HEAD" else response.response  # type: ignore[assignment]
     return response.status, response.headers._list.copy(), body
 
 
-def buffered_asgi_parts(
-    response: Response, method: str
-) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-    """What :func:`buffered_parts` gives, as an ASGI server wants it: the status
-    code, the headers as lower-case byte pairs, and the body joined."""
-    if not _is_plain_buffered(response):
-        return None
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in response.headers._list
-    ]
-    body = b"" if method == "HEAD" else b"".join(response.response)  # type: ignore[arg-type]
-    return response._status_code, headers, body
-
-
-def _is_plain_buffered(response: Response) -> bool:
+def is_plain_buffered(response: Response) -> bool:
+    """Whether ``response`` is "plain" in the sense of :func:`buffered_parts`."""
     if type(response) is not Response:
         return False
     status = response._status_code

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
 from ..dispatch import handle_request
-from ..teardown import teardown_steps
-from ..wrappers import DirectResponse, Response, buffered_asgi_parts
+from ..teardown import has_teardown
+from ..wrappers import DirectResponse, Response, is_plain_buffered
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
 from .asgi_lifespan import serve_lifespan
@@ -131,7 +131,7 @@ async def serve_http(
             messages = _sequence_messages(response, ctx.request.environ)  # type: ignore[arg-type]
         if messages is None:
             await send_response(app, response, ctx, body, send, thread)
-        elif teardown_steps(app, ctx, None) is None:
+        elif not has_teardown(app, ctx):
             # No user code runs at teardown: end the context, then send. While it
             # sends, the server schedules callbacks (a keep-alive timer) that copy
             # the current context variables; an active context would stay alive in
@@ -231,7 +231,7 @@ def _plain_messages(
 
     A plain call, not a coroutine: the usual responses are sent without one.
     """
-    if type(response) is DirectResponse:
+    if isinstance(response, DirectResponse):
         content = response.body
         headers = [
             (b"content-type", response.content_type.encode("latin-1")),
@@ -240,11 +240,13 @@ def _plain_messages(
         status = 200
         if method == "HEAD":
             content = b""
+    elif is_plain_buffered(response):
+        status = response._status_code
+        headers = _asgi_headers(response.headers._list)
+        chunks: list[bytes] = response.response  # type: ignore[assignment]  # checked
+        content = b"" if method == "HEAD" else b"".join(chunks)
     else:
-        parts = buffered_asgi_parts(response, method)  # type: ignore[arg-type]
-        if parts is None:
-            return None
-        status, headers, content = parts
+        return None
     start = {"type": "http.response.start", "status": status, "headers": headers}
     return start, {"type": "http.response.body", "body": content}
 

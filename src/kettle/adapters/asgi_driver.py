@@ -18,7 +18,7 @@ from .asgi_threads import RequestThread, ThreadPool
 if TYPE_CHECKING:
     from ..app import Kettle
 
-__all__ = ["RequestRunner", "drive_async", "run_step", "run_steps_async"]
+__all__ = ["RequestRunner", "drive_async", "run_steps_async"]
 
 T = TypeVar("T")
 
@@ -33,14 +33,6 @@ def _is_async(app: Kettle, func: Callable[..., Any]) -> bool:
     if found is None:
         found = cache[func] = asyncio.iscoroutinefunction(func)
     return found
-
-
-async def run_step(app: Kettle, thread: RequestThread, step: Step) -> Any:
-    """Run one step: await it if it is async, else call it in the request's thread."""
-    func, args, kwargs = step
-    if _is_async(app, func):
-        return await func(*args, **kwargs)
-    return await _run_sync_step(thread, func, args, kwargs)
 
 
 async def _run_sync_step(
@@ -104,7 +96,6 @@ async def run_steps_async(
     errors: list[BaseException] = []
     for func, args, kwargs in steps:
         try:
-            # What run_step does, without a coroutine per step.
             if _is_async(app, func):
                 await func(*args, **kwargs)
             else:
