@@ -292,9 +292,9 @@ class Kettle(Scaffold):
         """Build the URL adapter for a request, or for no request from the config."""
         return urls.create_url_adapter(self, request)
 
-    def match_request(self, ctx: AppContext, request: Request) -> None:
-        """Match the request's URL; store the rule and values, or the routing error."""
-        urls.match_request(self, ctx, request)
+    #: Match the request's URL; store the rule and values, or the routing error.
+    #: (Called as ``app.match_request(ctx, request)``; one call, no wrapper.)
+    match_request = urls.match_request
 
     def url_for(
         self,

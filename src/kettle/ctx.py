@@ -302,6 +302,12 @@ class AppContext:
                 errors = await run_steps(steps)
         self._deactivate(errors)
 
+    def _pop_bare(self) -> None:
+        """:meth:`pop` for a context whose teardown calls nothing (see has_teardown)."""
+        if self._unwind():
+            self._let_go(None)
+            self._deactivate([])
+
     def _unwind(self) -> bool:
         """Check this context is on top and count one pop; True for the last one."""
         # PERF: the usual case, the last pop of the context on top, checked first.

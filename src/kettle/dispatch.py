@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterable, Callable, Generator, Iterator, Mapping
-from types import CoroutineType
+from types import CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.datastructures import Headers
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Step",
+    "after_view",
     "drive",
     "finalize_response",
     "find_error_handler",
@@ -64,6 +65,10 @@ __all__ = [
     "handle_user_exception",
     "handle_websocket",
     "make_response",
+    "run_request",
+    "run_view",
+    "start_request",
+    "view_returned",
 ]
 
 T = TypeVar("T")
@@ -111,30 +116,123 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
     An exception that no error handler dealt with is recorded on the context, for
     its teardown functions, even when it was turned into a 500 response.
     """
+    first = start_request(app, ctx)
+    if isinstance(first, tuple):
+        return (yield from run_view(app, ctx, first))
+    return (yield from first)
+
+
+def run_view(
+    app: Kettle, ctx: AppContext, step: Step
+) -> Pipeline[Response | DirectResponse]:
+    """The rest of a request whose view is its only step (see :func:`start_request`)."""
+    try:
+        rv = yield step
+    except Exception as e:
+        return (yield from after_view(app, ctx, None, e))
+    return (yield from after_view(app, ctx, rv))
+
+
+def run_request(app: Kettle, ctx: AppContext) -> Response | DirectResponse:
+    """:func:`handle_request` driven synchronously (see :func:`drive`).
+
+    When the view is the only step, it is called here, without the pipeline.
+    """
+    first = start_request(app, ctx)
+    if not isinstance(first, tuple):
+        return drive(app, first)
+    func, args, kwargs = first
+    try:
+        rv = func(*args, **kwargs)
+        if type(rv) is CoroutineType:
+            rv = app._loops.run(rv)
+    except Exception as e:
+        return drive(app, after_view(app, ctx, None, e))
+    outcome = view_returned(app, ctx, rv)
+    if type(outcome) is GeneratorType:
+        return drive(app, outcome)  # type: ignore[no-any-return]
+    return outcome  # type: ignore[return-value]
+
+
+def start_request(
+    app: Kettle, ctx: AppContext
+) -> Step | Pipeline[Response | DirectResponse]:
+    """Push ``ctx`` and begin handling its request.
+
+    When the view is all that runs before the response (no URL value
+    preprocessor, before-request function or ``request_started`` receiver, and
+    the URL matched a rule), return the view's step: the driver runs it and hands
+    its result to :func:`view_returned`, or its exception to :func:`after_view`.
+    Otherwise return the pipeline that handles the rest of the request.
+    """
     try:
         ctx.push()
         if not app._got_first_request:
             app._got_first_request = True
-        try:
-            # PERF: dispatch without preprocessors or before-request hooks costs
-            # one step; full_dispatch runs them when there are any.
-            if (
-                app.url_value_preprocessors
-                or app.before_request_funcs
-                or signals.request_started.receivers
-            ):
-                rv = yield from full_dispatch(app, ctx)
-            else:
-                rv = yield view_step(app, ctx, ctx._request)  # type: ignore[arg-type]
-        except Exception as e:
-            rv = yield from _user_exception(app, ctx, e)
+    except Exception as e:
+        return _failed(app, ctx, e)
+    req: Request = ctx._request  # type: ignore[assignment]
+    # PERF: with nothing before the view and a matched URL, the view is the first
+    # and only step; the driver runs it without a pipeline.
+    if (
+        app.url_value_preprocessors
+        or app.before_request_funcs
+        or signals.request_started.receivers
+        or req.routing_exception is not None
+    ):
+        return _dispatch_and_respond(app, ctx)
+    try:
+        return view_step(app, ctx, req)
+    except Exception as e:
+        return after_view(app, ctx, None, e)
+
+
+def _dispatch_and_respond(
+    app: Kettle, ctx: AppContext
+) -> Pipeline[Response | DirectResponse]:
+    try:
+        rv = yield from full_dispatch(app, ctx)
+    except Exception as e:
+        return (yield from after_view(app, ctx, None, e))
+    return (yield from after_view(app, ctx, rv))
+
+
+def after_view(
+    app: Kettle, ctx: AppContext, rv: Any, error: Exception | None = None
+) -> Pipeline[Response | DirectResponse]:
+    """Everything after the view returned ``rv`` or raised ``error``: the error
+    handlers, then the response and the after-request functions."""
+    try:
+        if error is not None:
+            rv = yield from _user_exception(app, ctx, error)
         direct = _direct_response(app, ctx, rv)
         if direct is not None:
             return direct
         return (yield from finalize_response(app, ctx, rv))
     except Exception as e:
-        ctx._record_error(e)
-        return (yield from _exception(app, ctx, e))
+        return (yield from _failed(app, ctx, e))
+
+
+def view_returned(
+    app: Kettle, ctx: AppContext, rv: Any
+) -> Response | DirectResponse | Pipeline[Response | DirectResponse]:
+    """The final response when the view's return value ``rv`` needs no more user
+    code; otherwise the pipeline (:func:`after_view`) that makes it."""
+    try:
+        direct = _direct_response(app, ctx, rv)
+    except Exception as e:
+        return _failed(app, ctx, e)
+    if direct is not None:
+        return direct
+    return after_view(app, ctx, rv)
+
+
+def _failed(
+    app: Kettle, ctx: AppContext, e: Exception
+) -> Pipeline[Response | DirectResponse]:
+    """An exception that no error handler dealt with: recorded, then the 500."""
+    ctx._record_error(e)
+    return (yield from _exception(app, ctx, e))
 
 
 def handle_websocket(app: Kettle, ctx: AppContext) -> Pipeline[int]:

@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 _NO_KWARGS: dict[str, Any] = {}
+_WERKZEUG_CLOSE = _WerkzeugRequest.close
+_REQUEST_TEARING_DOWN = signals.request_tearing_down
+_APPCONTEXT_TEARING_DOWN = signals.appcontext_tearing_down
 
 
 def request_teardown_steps(
@@ -60,7 +63,7 @@ def request_teardown_steps(
 
 def _needs_close(req: Request) -> bool:
     # Werkzeug's close() only closes parsed uploads; skip it when there are none.
-    return type(req).close is not _WerkzeugRequest.close or "files" in req.__dict__
+    return type(req).close is not _WERKZEUG_CLOSE or "files" in req.__dict__
 
 
 def appcontext_teardown_steps(app: Kettle, exc: BaseException | None) -> Iterator[Step]:
@@ -99,11 +102,15 @@ def has_teardown(app: Kettle, ctx: AppContext) -> bool:
 
 
 def _needs_general_steps(app: Kettle, req: Request | None) -> bool:
+    # PERF: _needs_close written out, as this runs for every request.
     return bool(
         app.teardown_request_funcs
-        or signals.request_tearing_down.receivers
-        or signals.appcontext_tearing_down.receivers
-        or (req is not None and _needs_close(req))
+        or _REQUEST_TEARING_DOWN.receivers
+        or _APPCONTEXT_TEARING_DOWN.receivers
+        or (
+            req is not None
+            and (type(req).close is not _WERKZEUG_CLOSE or "files" in req.__dict__)
+        )
     )
 
 

@@ -174,7 +174,6 @@ class Request(_WerkzeugRequest):
     @classmethod
     def from_parts(
         cls: type[RequestT],
-        *,
         method: str,
         scheme: str,
         server: tuple[str, int | None] | None,
@@ -190,7 +189,7 @@ class Request(_WerkzeugRequest):
         they are first read (see :class:`BodySource`).
         """
         request = cls.__new__(cls)
-        # PERF: one call per ASGI request; plain dict stores, no keyword dict.
+        # PERF: one call per ASGI request (positional there); plain dict stores.
         attributes = request.__dict__
         attributes["method"] = method.upper()
         attributes["scheme"] = scheme

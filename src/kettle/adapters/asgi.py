@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
-from ..dispatch import handle_request
+from ..dispatch import after_view, run_view, start_request, view_returned
 from ..teardown import has_teardown
 from ..wrappers import DirectResponse, Response, is_plain_buffered
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
@@ -97,14 +98,14 @@ def make_context(app: Kettle, scope: Scope, body: ASGIBody) -> AppContext:
     client = scope.get("client")
     server = scope.get("server")
     request = app.request_class.from_parts(
-        method=scope["method"],
-        scheme=scope.get("scheme", "http"),
-        server=(server[0], server[1]) if server else None,
-        root_path=root_path,
-        path=path,
-        query_string=scope.get("query_string", b""),
-        remote_addr=client[0] if client else None,
-        source=body,
+        scope["method"],
+        scope.get("scheme", "http"),
+        (server[0], server[1]) if server else None,
+        root_path,
+        path,
+        scope.get("query_string", b""),
+        client[0] if client else None,
+        body,
     )
     return AppContext(app, request=request)
 
@@ -123,23 +124,45 @@ async def serve_http(
     if scope["method"] not in _NO_BODY:
         await _preread(app, scope, body)
     error: BaseException | None = None
-    thread = RequestRunner(app, threads)
+    # PERF: made when sync code or a teardown must run; an async view answering
+    # with a plain response needs none.
+    thread: RequestRunner | None = None
     try:
-        response = await drive_async(app, handle_request(app, ctx), thread)
+        first: Any = start_request(app, ctx)
+        if type(first) is tuple:
+            if app._async_callables.get(first[0]):
+                # PERF: an async view that is the only step (and was seen before) is
+                # awaited here, without the pipeline.
+                func, args, kwargs = first
+                try:
+                    rv = await func(*args, **kwargs)
+                except Exception as e:
+                    first = after_view(app, ctx, None, e)
+                else:
+                    first = view_returned(app, ctx, rv)
+            else:
+                first = run_view(app, ctx, first)
+        if type(first) is GeneratorType:
+            thread = RequestRunner(app, threads)
+            response = await drive_async(app, first, thread)
+        else:
+            response = first
         messages = _plain_messages(response, scope["method"])
-        if messages is None and response.is_sequence:  # type: ignore[union-attr]
-            messages = _sequence_messages(response, ctx.request.environ)  # type: ignore[arg-type]
+        if messages is None and response.is_sequence:
+            messages = _sequence_messages(response, ctx.request.environ)
         if messages is None:
+            thread = thread or RequestRunner(app, threads)
             await send_response(app, response, ctx, body, send, thread)
         elif not has_teardown(app, ctx):
             # No user code runs at teardown: end the context, then send. While it
             # sends, the server schedules callbacks (a keep-alive timer) that copy
             # the current context variables; an active context would stay alive in
             # them, with its request, until the connection's next request.
-            ctx.pop()
+            ctx._pop_bare()
             await send(messages[0])
             await send(messages[1])
         else:
+            thread = thread or RequestRunner(app, threads)
             await _send_with_context_held(ctx, messages, send, thread)
     except BaseException as e:
         error = e
@@ -147,9 +170,10 @@ async def serve_http(
     finally:
         try:
             if ctx._token is not None:  # still pushed
+                thread = thread or RequestRunner(app, threads)
                 await ctx.apop(error, run_steps=thread.run_steps)
         finally:
-            if thread._worker is not None:
+            if thread is not None and thread._worker is not None:
                 thread.release()
 
 

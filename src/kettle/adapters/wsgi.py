@@ -6,7 +6,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
-from ..dispatch import drive, handle_request
+from ..dispatch import run_request
 from ..helpers import is_context_stream, stream_with_context
 from ..wrappers import DirectResponse, Response, buffered_parts
 
@@ -29,7 +29,7 @@ def serve_wsgi(
     ctx = app.request_context(environ)
     error: BaseException | None = None
     try:
-        response = drive(app, handle_request(app, ctx))
+        response = run_request(app, ctx)
         if type(response) is not DirectResponse:
             _keep_context_while_streaming(app, response)  # type: ignore[arg-type]
         preserve = environ.get(PRESERVE_CONTEXT_KEY)
