@@ -18,7 +18,6 @@ import os
 import sys
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -407,9 +406,16 @@ class AppContext:
         if not self._let_go(exc):
             return
         steps = teardown_steps(self.app, self, self._exc)
-        if steps is not None:
-            with self._activated():
-                errors = run_steps(self.app, steps)
+        if steps is None:
+            return
+        # The teardown runs with this context active (it may already be, here).
+        token = None if _cv_app.get(None) is self else _cv_app.set(self)
+        try:
+            errors = run_steps(self.app, steps)
+        finally:
+            if token is not None:
+                _cv_app.reset(token)
+        if errors:
             self.app.raise_teardown_errors(errors)
 
     async def arelease(
@@ -419,9 +425,15 @@ class AppContext:
         if not self._let_go(exc):
             return
         steps = teardown_steps(self.app, self, self._exc)
-        if steps is not None:
-            with self._activated():
-                errors = await run_steps(steps)
+        if steps is None:
+            return
+        token = None if _cv_app.get(None) is self else _cv_app.set(self)
+        try:
+            errors = await run_steps(steps)
+        finally:
+            if token is not None:
+                _cv_app.reset(token)
+        if errors:
             self.app.raise_teardown_errors(errors)
 
     def _let_go(self, exc: BaseException | None) -> bool:
@@ -434,18 +446,6 @@ class AppContext:
                 return False
             self._torn_down = True
             return True
-
-    @contextmanager
-    def _activated(self) -> Iterator[None]:
-        """Make this context active here for the duration, if it is not already."""
-        if _cv_app.get(None) is self:
-            yield
-            return
-        token = _cv_app.set(self)
-        try:
-            yield
-        finally:
-            _cv_app.reset(token)
 
     def run(self, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``func`` with this context active and held, wherever it is called from.

@@ -190,8 +190,17 @@ def start_request(
 def _dispatch_and_respond(
     app: Kettle, ctx: AppContext
 ) -> Pipeline[Response | DirectResponse]:
+    """Signal the start, run the preprocessors and before hooks, then the view, and
+    everything after it."""
+    req: Request = ctx._request  # type: ignore[assignment]
     try:
-        rv = yield from full_dispatch(app, ctx)
+        if signals.request_started.receivers:
+            signals.request_started.send(app, _async_wrapper=app.ensure_sync)
+        rv = None
+        if app.url_value_preprocessors or app.before_request_funcs:
+            rv = yield from preprocess(app, req)
+        if rv is None:
+            rv = yield view_step(app, ctx, req)
     except Exception as e:
         return (yield from after_view(app, ctx, None, e))
     return (yield from after_view(app, ctx, rv))
@@ -265,18 +274,6 @@ def handle_websocket(app: Kettle, ctx: AppContext) -> Pipeline[int]:
         app.log_exception(ctx, (type(e), e, e.__traceback__))
         return 1011
     return 1000
-
-
-def full_dispatch(app: Kettle, ctx: AppContext) -> Pipeline[Any]:
-    """Signal the start, run the preprocessors and before hooks, then the view."""
-    if signals.request_started.receivers:
-        signals.request_started.send(app, _async_wrapper=app.ensure_sync)
-    req: Request = ctx._request  # type: ignore[assignment]
-    if app.url_value_preprocessors or app.before_request_funcs:
-        rv = yield from preprocess(app, req)
-        if rv is not None:
-            return rv
-    return (yield view_step(app, ctx, req))
 
 
 _APP_ONLY: tuple[str | None, ...] = (None,)

@@ -18,7 +18,7 @@ from .asgi_threads import RequestThread, ThreadPool
 if TYPE_CHECKING:
     from ..app import Kettle
 
-__all__ = ["RequestRunner", "drive_async", "run_steps_async"]
+__all__ = ["RequestRunner", "drive_async"]
 
 T = TypeVar("T")
 
@@ -85,21 +85,24 @@ class RequestRunner(RequestThread):
         self.app = app
 
     async def run_steps(self, steps: Iterator[Step]) -> list[BaseException]:
-        """Run teardown steps (see :func:`run_steps_async`) with this thread."""
-        return await run_steps_async(self.app, self, steps)
+        """Run teardown steps on the loop, every one of them; return their errors.
 
-
-async def run_steps_async(
-    app: Kettle, thread: RequestThread, steps: Iterator[Step]
-) -> list[BaseException]:
-    """Run teardown steps on the loop; every one runs; return their errors."""
-    errors: list[BaseException] = []
-    for func, args, kwargs in steps:
-        try:
-            if _is_async(app, func):
-                await func(*args, **kwargs)
-            else:
-                await _run_sync_step(thread, func, args, kwargs)
-        except BaseException as e:
-            errors.append(e)
-    return errors
+        Async functions are awaited, sync ones run in this request's thread.
+        """
+        # PERF: runs for every request that has a teardown; _is_async's cache
+        # lookup is inline.
+        app = self.app
+        known = app._async_callables
+        errors: list[BaseException] = []
+        for func, args, kwargs in steps:
+            try:
+                is_async = known.get(func)
+                if is_async is None:
+                    is_async = _is_async(app, func)
+                if is_async:
+                    await func(*args, **kwargs)
+                else:
+                    await _run_sync_step(self, func, args, kwargs)
+            except BaseException as e:
+                errors.append(e)
+        return errors
