@@ -409,3 +409,34 @@ def test_get_json_matches_werkzeug(
     app = Kettle(__name__)
     with app.app_context():
         assert outcome(Request(environ())) == expected
+
+
+@pytest.mark.parametrize("storage", [None, "MultiDict", "dict"])
+def test_fast_args_equal_werkzeugs_on_random_queries(storage: str | None) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from werkzeug.datastructures import MultiDict
+
+    chosen: Any = {"MultiDict": MultiDict, "dict": dict}.get(storage or "")
+
+    class Ours(Request):
+        if chosen is not None:
+            parameter_storage_class = chosen
+
+    class Theirs(WerkzeugRequest):
+        if chosen is not None:
+            parameter_storage_class = chosen
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from("abcxyz09=&._-~"), max_size=40))
+    def check(query: str) -> None:
+        ours = Ours(_environ({"path": "/", "query_string": query})).args
+        theirs = Theirs(_environ({"path": "/", "query_string": query})).args
+        assert type(ours) is type(theirs)
+        if isinstance(theirs, MultiDict):
+            assert list(ours.items(multi=True)) == list(theirs.items(multi=True))
+            assert ours.to_dict(flat=False) == theirs.to_dict(flat=False)
+        else:
+            assert ours == theirs
+
+    check()

@@ -303,9 +303,23 @@ class AppContext:
 
     def _pop_bare(self) -> None:
         """:meth:`pop` for a context whose teardown calls nothing (see has_teardown)."""
-        if self._unwind():
-            self._let_go(None)
-            self._deactivate([])
+        # PERF: once per ASGI request; the usual case of _unwind and _let_go inline.
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+        elif not self._unwind():
+            return
+        with self._lock:
+            self._holds -= 1
+            if not self._holds:
+                self._torn_down = True
+        token = self._token
+        self._token = None
+        _cv_app.reset(token)  # type: ignore[arg-type]
+        if signals.appcontext_popped.receivers:
+            errors: list[BaseException] = []
+            self._send_popped(errors)
+            if errors:
+                self.app.raise_teardown_errors(errors)
 
     def _unwind(self) -> bool:
         """Check this context is on top and count one pop; True for the last one."""

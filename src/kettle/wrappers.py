@@ -279,10 +279,26 @@ class Request(_WerkzeugRequest):
     def args(self) -> MultiDict[str, str]:
         """The parsed query string, as an immutable multi-dict."""
         query = self.query_string.decode("latin-1")
-        # PERF: a plain ASCII query needs no decoding; split it directly.
+        # PERF: a plain ASCII query needs no decoding; split it directly. For
+        # Werkzeug's own multi-dict classes, their storage (a dict of value lists)
+        # is filled directly, as their constructor would fill it.
         if query.isascii() and "%" not in query and "+" not in query:
-            pairs = [part.partition("=")[::2] for part in query.split("&") if part]
-            return self.parameter_storage_class(pairs)
+            cls = self.parameter_storage_class
+            if cls is not ImmutableMultiDict and cls is not MultiDict:
+                pairs = [part.partition("=")[::2] for part in query.split("&") if part]
+                return cls(pairs)
+            lists: dict[str, list[str]] = {}
+            for part in query.split("&"):
+                if part:
+                    key, _, value = part.partition("=")
+                    found = lists.get(key)
+                    if found is None:
+                        lists[key] = [value]
+                    else:
+                        found.append(value)
+            args = cls.__new__(cls)
+            dict.__init__(args, lists)
+            return args
         return super().args
 
     def get_data(
