@@ -440,3 +440,21 @@ def test_fast_args_equal_werkzeugs_on_random_queries(storage: str | None) -> Non
             assert ours == theirs
 
     check()
+
+
+def test_fast_cookies_equal_werkzeugs_on_random_headers() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    # A header value cannot hold a newline (the environ builder refuses it).
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=_COOKIE_ALPHABET.replace("\n", ""), max_size=30))
+    def check(raw: str) -> None:
+        spec = {"path": "/", "headers": {"Cookie": raw}}
+        ours = Request(_environ(spec)).cookies
+        theirs = WerkzeugRequest(_environ(spec)).cookies
+        assert type(ours) is type(theirs)
+        assert list(ours.items(multi=True)) == list(theirs.items(multi=True))
+        assert ours.to_dict(flat=False) == theirs.to_dict(flat=False)
+
+    check()

@@ -136,6 +136,23 @@ def _simple_cookie_pairs(raw: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def _multi_dict(cls: type[Any], pairs: list[tuple[str, str]]) -> Any:
+    """``cls(pairs)``. For Werkzeug's own multi-dict classes, their storage (a dict
+    of value lists) is filled here directly, as their constructor would fill it."""
+    if cls is not ImmutableMultiDict and cls is not MultiDict:
+        return cls(pairs)
+    lists: dict[str, list[str]] = {}
+    for key, value in pairs:
+        found = lists.get(key)
+        if found is None:
+            lists[key] = [value]
+        else:
+            found.append(value)
+    result = dict.__new__(cls)
+    dict.__init__(result, lists)
+    return result
+
+
 def _config_value(key: str, default: Any) -> Any:
     ctx = _cv_app.get(None)
     if ctx is None:
@@ -267,7 +284,7 @@ class Request(_WerkzeugRequest):
         if raw:
             pairs = _simple_cookie_pairs(raw)
             if pairs is not None:
-                return self.dict_storage_class(pairs)  # type: ignore[return-value]
+                return _multi_dict(self.dict_storage_class, pairs)  # type: ignore[no-any-return]
         return parse_cookie(raw, cls=self.dict_storage_class)  # type: ignore[return-value]
 
     @_computed_once
@@ -279,26 +296,10 @@ class Request(_WerkzeugRequest):
     def args(self) -> MultiDict[str, str]:
         """The parsed query string, as an immutable multi-dict."""
         query = self.query_string.decode("latin-1")
-        # PERF: a plain ASCII query needs no decoding; split it directly. For
-        # Werkzeug's own multi-dict classes, their storage (a dict of value lists)
-        # is filled directly, as their constructor would fill it.
+        # PERF: a plain ASCII query needs no decoding; split it directly.
         if query.isascii() and "%" not in query and "+" not in query:
-            cls = self.parameter_storage_class
-            if cls is not ImmutableMultiDict and cls is not MultiDict:
-                pairs = [part.partition("=")[::2] for part in query.split("&") if part]
-                return cls(pairs)
-            lists: dict[str, list[str]] = {}
-            for part in query.split("&"):
-                if part:
-                    key, _, value = part.partition("=")
-                    found = lists.get(key)
-                    if found is None:
-                        lists[key] = [value]
-                    else:
-                        found.append(value)
-            args = cls.__new__(cls)
-            dict.__init__(args, lists)
-            return args
+            pairs = [part.partition("=")[::2] for part in query.split("&") if part]
+            return _multi_dict(self.parameter_storage_class, pairs)  # type: ignore[no-any-return]
         return super().args
 
     def get_data(
