@@ -17,7 +17,7 @@ import functools
 import os
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -275,9 +275,12 @@ class AppContext:
         receiving ``exc``; all of them run even if some raise, and their errors are
         raised together afterwards.
         """
-        if not self._unwind():
+        # PERF: the usual case, the last pop of the context on top, checked inline.
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+        elif not self._unwind():
             return
-        errors: list[BaseException] = []
+        errors: Sequence[BaseException] = ()
         if self._let_go(exc):
             steps = teardown_steps(self.app, self, self._exc)
             if steps is not None:
@@ -292,9 +295,11 @@ class AppContext:
         The ASGI adapter passes a runner that awaits async teardown functions on the
         event loop and runs sync ones in a worker thread.
         """
-        if not self._unwind():
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+        elif not self._unwind():
             return
-        errors: list[BaseException] = []
+        errors: Sequence[BaseException] = ()
         if self._let_go(exc):
             steps = teardown_steps(self.app, self, self._exc)
             if steps is not None:
@@ -316,8 +321,7 @@ class AppContext:
         self._token = None
         _cv_app.reset(token)  # type: ignore[arg-type]
         if signals.appcontext_popped.receivers:
-            errors: list[BaseException] = []
-            self._send_popped(errors)
+            errors = self._send_popped()
             if errors:
                 self.app.raise_teardown_errors(errors)
 
@@ -331,15 +335,15 @@ class AppContext:
         self._depth -= 1
         return not self._depth
 
-    def _deactivate(self, errors: list[BaseException]) -> None:
+    def _deactivate(self, errors: Sequence[BaseException]) -> None:
         token = self._token
         self._token = None
         assert token is not None  # guaranteed by _check_top
         _cv_app.reset(token)
         if signals.appcontext_popped.receivers:
-            self._send_popped(errors)
+            errors = [*errors, *self._send_popped()]
         if errors:
-            self.app.raise_teardown_errors(errors)
+            self.app.raise_teardown_errors(list(errors))
 
     def _check_top(self) -> None:
         if self._token is None:
@@ -367,14 +371,15 @@ class AppContext:
         where = self._pushed_at
         return "" if where is None else f" (pushed at {where})"
 
-    def _send_popped(self, errors: list[BaseException]) -> None:
-        if signals.appcontext_popped.receivers:
-            try:
-                signals.appcontext_popped.send(
-                    self.app, _async_wrapper=self.app.ensure_sync
-                )
-            except BaseException as e:
-                errors.append(e)
+    def _send_popped(self) -> list[BaseException]:
+        """Send ``appcontext_popped``; return its error, if any, in a list."""
+        try:
+            signals.appcontext_popped.send(
+                self.app, _async_wrapper=self.app.ensure_sync
+            )
+        except BaseException as e:
+            return [e]
+        return []
 
     def __enter__(self) -> AppContext:
         self.push()

@@ -203,7 +203,10 @@ def _dispatch_and_respond(
             rv = yield view_step(app, ctx, req)
     except Exception as e:
         return (yield from after_view(app, ctx, None, e))
-    return (yield from after_view(app, ctx, rv))
+    outcome = view_returned(app, ctx, rv)
+    if type(outcome) is GeneratorType:
+        return (yield from outcome)  # type: ignore[no-any-return]
+    return outcome  # type: ignore[return-value]
 
 
 def after_view(
