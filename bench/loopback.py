@@ -117,9 +117,9 @@ class Server:
 def _granian(interface: str) -> Callable[[str, int], list[str]]:
     def command(target: str, port: int) -> list[str]:
         # One blocking thread per worker, as README's Deploying section advises
-        # setting it: granian's WSGI default starts one thread per CPU and grows,
-        # and threads that take turns on the GIL cost every framework the same
-        # ~50 us of server CPU per request. (ASGI accepts only 1.)
+        # for CPU-bound views: with granian's default, WSGI threads take turns on
+        # the GIL, at ~50 us of server CPU per request for every framework.
+        # (ASGI accepts only 1.)
         return [
             *(sys.executable, "-m", "granian", "--interface", interface),
             *("--host", HOST, "--port", str(port), "--workers", "1"),
