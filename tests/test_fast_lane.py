@@ -453,25 +453,19 @@ def drive_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-def test_wsgi_plain_view_skips_the_pipeline(
-    flavour: str, drive_calls: list[str]
+@pytest.mark.parametrize(
+    ("hooked", "expected"),
+    [(False, []), (True, ["drive"])],
+    ids=["plain-view-skips-the-pipeline", "before-request-takes-the-pipeline"],
+)
+def test_wsgi_shortcut_is_taken_only_without_hooks(
+    flavour: str, hooked: bool, expected: list[str], drive_calls: list[str]
 ) -> None:
-    app = build_app(flavour, hooked=False)
+    app = build_app(flavour, hooked=hooked)
     assert wsgi_request(app, "GET", "/str")[2] == b"hello"  # warm-up
     drive_calls.clear()
     assert wsgi_request(app, "GET", "/str")[2] == b"hello"
-    assert drive_calls == []
-
-
-@pytest.mark.parametrize("flavour", ["sync", "async"])
-def test_wsgi_before_request_takes_the_pipeline(
-    flavour: str, drive_calls: list[str]
-) -> None:
-    app = build_app(flavour, hooked=True)
-    assert wsgi_request(app, "GET", "/str")[2] == b"hello"  # warm-up
-    drive_calls.clear()
-    assert wsgi_request(app, "GET", "/str")[2] == b"hello"
-    assert drive_calls == ["drive"]
+    assert drive_calls == expected
 
 
 def test_asgi_async_view_skips_the_pipeline_once_known(drive_calls: list[str]) -> None:
