@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from . import signals
 from .errors import ContextError, ContextPopError
 from .globals import _cv_app
-from .teardown import run_steps, teardown_steps
+from .teardown import has_teardown, run_steps, teardown_steps
 
 if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
@@ -275,10 +275,10 @@ class AppContext:
         receiving ``exc``; all of them run even if some raise, and their errors are
         raised together afterwards.
         """
-        # PERF: the usual case, the last pop of the context on top, checked inline.
-        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
-            self._depth = 0
-        elif not self._unwind():
+        if not has_teardown(self.app, self):
+            self._pop_bare(exc)
+            return
+        if not self._unwind():
             return
         errors: Sequence[BaseException] = ()
         if self._let_go(exc):
@@ -295,9 +295,10 @@ class AppContext:
         The ASGI adapter passes a runner that awaits async teardown functions on the
         event loop and runs sync ones in a worker thread.
         """
-        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
-            self._depth = 0
-        elif not self._unwind():
+        if not has_teardown(self.app, self):
+            self._pop_bare(exc)
+            return
+        if not self._unwind():
             return
         errors: Sequence[BaseException] = ()
         if self._let_go(exc):
@@ -306,14 +307,14 @@ class AppContext:
                 errors = await run_steps(steps)
         self._deactivate(errors)
 
-    def _pop_bare(self) -> None:
+    def _pop_bare(self, exc: BaseException | None = None) -> None:
         """:meth:`pop` for a context whose teardown calls nothing (see has_teardown)."""
-        # PERF: once per ASGI request; the usual case of _unwind and _let_go inline.
-        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
-            self._depth = 0
-        elif not self._unwind():
+        # PERF: once per request; _let_go and _deactivate written out for this case.
+        if not self._unwind():
             return
         with self._lock:
+            if exc is not None and self._exc is None:
+                self._exc = exc
             self._holds -= 1
             if not self._holds:
                 self._torn_down = True

@@ -122,17 +122,6 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
     return (yield from first)
 
 
-def run_view(
-    app: Kettle, ctx: AppContext, step: Step
-) -> Pipeline[Response | DirectResponse]:
-    """The rest of a request whose view is its only step (see :func:`start_request`)."""
-    try:
-        rv = yield step
-    except Exception as e:
-        return (yield from after_view(app, ctx, None, e))
-    return (yield from after_view(app, ctx, rv))
-
-
 def run_request(app: Kettle, ctx: AppContext) -> Response | DirectResponse:
     """:func:`handle_request` driven synchronously (see :func:`drive`).
 
@@ -180,27 +169,32 @@ def start_request(
         or signals.request_started.receivers
         or req.routing_exception is not None
     ):
-        return _dispatch_and_respond(app, ctx)
+        return run_view(app, ctx)
     try:
         return view_step(app, ctx, req)
     except Exception as e:
         return after_view(app, ctx, None, e)
 
 
-def _dispatch_and_respond(
-    app: Kettle, ctx: AppContext
+def run_view(
+    app: Kettle, ctx: AppContext, step: Step | None = None
 ) -> Pipeline[Response | DirectResponse]:
-    """Signal the start, run the preprocessors and before hooks, then the view, and
-    everything after it."""
+    """The rest of the request after :func:`start_request`: the view's ``step`` it
+    returned, or (without one) the ``request_started`` signal, the preprocessors
+    and before-request functions, then the view; then everything after the view.
+    """
     req: Request = ctx._request  # type: ignore[assignment]
     try:
-        if signals.request_started.receivers:
-            signals.request_started.send(app, _async_wrapper=app.ensure_sync)
-        rv = None
-        if app.url_value_preprocessors or app.before_request_funcs:
-            rv = yield from preprocess(app, req)
-        if rv is None:
-            rv = yield view_step(app, ctx, req)
+        if step is not None:
+            rv = yield step
+        else:
+            if signals.request_started.receivers:
+                signals.request_started.send(app, _async_wrapper=app.ensure_sync)
+            rv = None
+            if app.url_value_preprocessors or app.before_request_funcs:
+                rv = yield from preprocess(app, req)
+            if rv is None:
+                rv = yield view_step(app, ctx, req)
     except Exception as e:
         return (yield from after_view(app, ctx, None, e))
     outcome = view_returned(app, ctx, rv)

@@ -96,30 +96,17 @@ def teardown_steps(
 
 def has_teardown(app: Kettle, ctx: AppContext) -> bool:
     """Whether ending ``ctx`` calls anything (:func:`teardown_steps` is not None)."""
-    # PERF: once per ASGI request; _needs_general_steps written out.
-    req = ctx._request
-    return bool(
-        app.teardown_appcontext_funcs
-        or app.teardown_request_funcs
-        or _REQUEST_TEARING_DOWN.receivers
-        or _APPCONTEXT_TEARING_DOWN.receivers
-        or (
-            req is not None
-            and (type(req).close is not _WERKZEUG_CLOSE or "files" in req.__dict__)
-        )
+    return bool(app.teardown_appcontext_funcs) or _needs_general_steps(
+        app, ctx._request
     )
 
 
 def _needs_general_steps(app: Kettle, req: Request | None) -> bool:
-    # PERF: _needs_close written out, as this runs for every request.
     return bool(
         app.teardown_request_funcs
         or _REQUEST_TEARING_DOWN.receivers
         or _APPCONTEXT_TEARING_DOWN.receivers
-        or (
-            req is not None
-            and (type(req).close is not _WERKZEUG_CLOSE or "files" in req.__dict__)
-        )
+        or (req is not None and _needs_close(req))
     )
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..dispatch import run_request
 from ..helpers import is_context_stream, stream_with_context
-from ..teardown import has_teardown
 from ..wrappers import DirectResponse, Response, buffered_parts
 
 if TYPE_CHECKING:
@@ -43,10 +42,7 @@ def serve_wsgi(
         raise
     finally:
         if ctx._token is not None:  # still pushed
-            if has_teardown(app, ctx):
-                ctx.pop(error)
-            else:
-                ctx._pop_bare()
+            ctx.pop(error)
         # The request refers to the environ and the environ to the request: break
         # the cycle, so both are freed now rather than by the garbage collector.
         if environ.get("werkzeug.request") is ctx._request:
