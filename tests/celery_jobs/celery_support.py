@@ -226,3 +226,9 @@ def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def teardowns(store: redis.Redis, task_id: str) -> list[str]:
+    """The exceptions the teardown of each run of ``task_id`` received (the jobs
+    app records them in Redis)."""
+    return list(store.lrange(f"teardown-exc:{task_id}", 0, -1))  # type: ignore[arg-type]

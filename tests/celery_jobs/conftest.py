@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from celery_support import RedisServer, find_redis_server, start_redis
+
+from kettle import Kettle
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def tasks(app: Kettle) -> Any:
+    """The jobs app's Celery tasks (each test module provides its ``app``)."""
+    return app.extensions["celery"].tasks

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 import redis
-from celery_support import RedisServer, Subprocess, wait_for_ready, worker_process
+from celery_support import (
+    RedisServer,
+    Subprocess,
+    teardowns,
+    wait_for_ready,
+    worker_process,
+)
 from jobs_app import create_app
 
 from kettle import Kettle
@@ -48,17 +54,8 @@ def app(redis_server: RedisServer, worker: Subprocess) -> Iterator[Kettle]:
 
 
 @pytest.fixture
-def tasks(app: Kettle) -> Any:
-    return app.extensions["celery"].tasks
-
-
-@pytest.fixture
 def store(redis_server: RedisServer) -> redis.Redis:
     return redis_server.client(DB)
-
-
-def teardowns(store: redis.Redis, task_id: str) -> list[str]:
-    return store.lrange(f"teardown-exc:{task_id}", 0, -1)
 
 
 def test_tasks_run_in_fresh_app_contexts_in_the_worker_children(

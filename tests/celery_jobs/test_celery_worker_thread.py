@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
-from celery_support import SETEX_DEPRECATED, RedisServer, wait_until
+from celery_support import SETEX_DEPRECATED, RedisServer, teardowns, wait_until
 from jobs_app import create_app
 
 from kettle import Kettle
@@ -36,18 +36,8 @@ def app(redis_server: RedisServer) -> Iterator[Kettle]:
 
 
 @pytest.fixture
-def tasks(app: Kettle) -> Any:
-    return app.extensions["celery"].tasks
-
-
-@pytest.fixture
 def store(redis_server: RedisServer) -> redis.Redis:
     return redis_server.client(DB)
-
-
-def teardowns(store: redis.Redis, task_id: str) -> list[str]:
-    """The exceptions the teardown of each run of ``task_id`` received."""
-    return store.lrange(f"teardown-exc:{task_id}", 0, -1)
 
 
 def test_a_task_runs_in_an_app_context_of_its_app(
