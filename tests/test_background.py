@@ -973,11 +973,18 @@ def test_asgi_lifespan_shutdown_waits_for_pending_background_work(
         if kettle.has_request_context():  # not the lifespan's own context
             log.append("teardown_appcontext")
 
+    # The work ends 0.1 s after the response arrived (however slow the machine),
+    # so the shutdown that follows has work to wait for.
+    responded = threading.Event()
+
     def slow_function() -> None:
+        responded.wait(TIMEOUT)
         time.sleep(0.1)
         log.append("function done")
 
     async def slow_task() -> None:
+        while not responded.is_set():
+            await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)
         log.append("task done")
 
@@ -998,6 +1005,7 @@ def test_asgi_lifespan_shutdown_waits_for_pending_background_work(
         ) as client:
             assert (await client.get("/")).text == "ok"
         log.append("response")
+        responded.set()
         reply = await lifespan.event("lifespan.shutdown")
         log.append(reply["type"])
         await asyncio.wait_for(lifespan.task, TIMEOUT)
