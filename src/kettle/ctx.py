@@ -74,6 +74,11 @@ class AppCtxGlobals:
         """Return the value of ``name``, setting it to ``default`` first if unset."""
         return self.__dict__.setdefault(name, default)
 
+    def _get_current_object(self) -> AppCtxGlobals:
+        # What the g proxy's _get_current_object() returns (see kettle.proxy), also
+        # for a subclass whose __getattr__ answers every name.
+        return self
+
     def __contains__(self, name: object) -> bool:
         return name in self.__dict__
 

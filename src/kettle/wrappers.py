@@ -167,9 +167,16 @@ class Request(_WerkzeugRequest):
     ``MAX_FORM_MEMORY_SIZE`` and ``MAX_FORM_PARTS`` config while a context is active.
     """
 
+    #: The request method, upper-cased (``GET``, ``POST``...).
+    method: str
+    #: The path of the URL below the root path, always starting with ``/``.
+    path: str
+
     # PERF: Werkzeug's constructor decodes the path, root path and server and wraps
     # the headers up front. Most requests read a few of those; here each is worked
-    # out from the environ the first time it is read, with the same result.
+    # out from the environ the first time it is read, with the same result. Every
+    # request is routed by its method and path, so both constructors set those two
+    # as plain attributes: a class-level lazy attribute would slow every read.
     def __init__(
         self,
         environ: WSGIEnvironment,
@@ -227,12 +234,6 @@ class Request(_WerkzeugRequest):
         return environ  # type: ignore[no-any-return]
 
     @_computed_once
-    def method(self) -> str:
-        """The request method, upper-cased (``GET``, ``POST``...)."""
-        method: str = self.environ.get("REQUEST_METHOD", "GET")
-        return method.upper()
-
-    @_computed_once
     def scheme(self) -> str:
         """The URL scheme of the request (``http`` or ``https``)."""
         return str(self.environ.get("wsgi.url_scheme", "http"))
@@ -253,11 +254,6 @@ class Request(_WerkzeugRequest):
     def root_path(self) -> str:
         """The prefix the app is mounted under (``SCRIPT_NAME``), no final slash."""
         return _decode_wsgi(self.environ.get("SCRIPT_NAME") or "").rstrip("/")
-
-    @_computed_once
-    def path(self) -> str:
-        """The path of the URL below the root path, always starting with ``/``."""
-        return "/" + _decode_wsgi(self.environ.get("PATH_INFO") or "").lstrip("/")
 
     @_computed_once
     def query_string(self) -> bytes:
