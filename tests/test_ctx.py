@@ -1646,3 +1646,31 @@ def test_stream_with_context_decorated_call_outside_context_raises() -> None:
 
     with pytest.raises(RuntimeError, match="stream_with_context"):
         generate()
+
+
+@pytest.mark.parametrize("held_pop", ["retain then pop", "_pop_held"])
+@pytest.mark.parametrize("pushes", [1, 2])
+def test_held_pop_defers_teardown_to_release(
+    app: Kettle, held_pop: str, pushes: int
+) -> None:
+    # ASGI's teardown-after-send path uses _pop_held for retain() + pop().
+    torn_down: list[str] = []
+    app.teardown_appcontext(lambda exc: torn_down.append("teardown"))
+    ctx = app.test_request_context("/")
+    for _ in range(pushes):
+        ctx.push()
+    if held_pop == "_pop_held":
+        ctx._pop_held()
+    else:
+        ctx.retain()
+        ctx.pop()
+    assert torn_down == []
+    assert ctx.is_pushed is (pushes > 1)
+    assert (_cv_app.get(None) is ctx) is (pushes > 1)
+    ctx.release()
+    assert torn_down == ([] if pushes > 1 else ["teardown"])
+    if pushes > 1:
+        ctx.pop()
+        assert torn_down == ["teardown"]
+    assert not ctx.is_pushed
+    assert _cv_app.get(None) is None

@@ -331,6 +331,16 @@ class AppContext:
             if errors:
                 self.app.raise_teardown_errors(errors)
 
+    def _pop_held(self) -> None:
+        """:meth:`retain` then :meth:`pop`, in one step: deactivate this context and
+        leave its teardown to a later :meth:`release` (or :meth:`arelease`)."""
+        # PERF: the last pop keeps the push's own hold instead of taking a second one
+        # under the lock and dropping the first; pop's teardown check is not needed.
+        if self._unwind():
+            self._deactivate(())
+        else:  # pushed more than once here: the push's hold stays with the rest
+            self.retain()
+
     def _unwind(self) -> bool:
         """Check this context is on top and count one pop; True for the last one."""
         # PERF: the usual case, the last pop of the context on top, checked first.

@@ -202,8 +202,7 @@ async def _send_with_context_held(
     thread: RequestRunner,
 ) -> None:
     """Send with the context inactive but held, then run its teardown (see above)."""
-    ctx.retain()
-    ctx.pop()
+    ctx._pop_held()
     failure: BaseException | None = None
     try:
         await send(messages[0])
