@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any
 
+import httpx
 import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from kettle import Kettle, Request, Response
+from kettle import Kettle, Request, Response, request
 from kettle.wrappers import DirectResponse, buffered_parts
 
 ENVIRONS = [
@@ -461,3 +464,74 @@ def test_fast_cookies_equal_werkzeugs_on_random_headers() -> None:
         assert ours.to_dict(flat=False) == theirs.to_dict(flat=False)
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "want_path", "want_root"),
+    [
+        ("/a/b", "", "/a/b", ""),
+        ("", "", "/", ""),
+        ("a", "/app/", "/a", "/app"),
+        ("//a", "/app", "/a", "/app"),
+        ("///", "/", "/", ""),
+    ],
+)
+def test_from_parts_normalizes_path_and_root_as_werkzeug_does(
+    path: str, root_path: str, want_path: str, want_root: str
+) -> None:
+    parts = Request.from_parts(
+        "get",
+        "http",
+        ("h", 80),
+        root_path,
+        path,
+        b"",
+        None,
+        None,  # type: ignore[arg-type]
+    )
+    environ = _environ({"path": "/"})
+    environ["PATH_INFO"], environ["SCRIPT_NAME"] = path, root_path
+    werkzeug = WerkzeugRequest(environ)
+    assert (parts.method, parts.path, parts.root_path) == ("GET", want_path, want_root)
+    assert (werkzeug.path, werkzeug.root_path) == (want_path, want_root)
+    assert (Request(environ).path, Request(environ).root_path) == (want_path, want_root)
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
+def test_parsed_uploads_are_closed_when_the_request_ends(
+    app: Kettle, adapter: str
+) -> None:
+    seen: list[Any] = []
+
+    @app.post("/upload")
+    def upload() -> str:
+        seen.append(request.files["f"])
+        assert not seen[0].stream.closed
+        return "ok"
+
+    @app.post("/ignore")
+    def ignore() -> str:
+        seen.append(request._form_loaded)
+        return "ok"
+
+    if adapter == "wsgi":
+        client = app.test_client()
+        reply = client.post("/upload", data={"f": (io.BytesIO(b"abc"), "a.txt")})
+        assert reply.text == "ok"
+        assert client.post("/ignore", data=b"x").text == "ok"
+    else:
+
+        async def main() -> None:
+            transport = httpx.ASGITransport(app=app.asgi)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t"
+            ) as client:
+                reply = await client.post("/upload", files={"f": ("a.txt", b"abc")})
+                assert reply.text == "ok"
+                assert (await client.post("/ignore", content=b"x")).text == "ok"
+
+        asyncio.run(main())
+    upload_file, form_loaded = seen
+    assert upload_file.filename == "a.txt"
+    assert upload_file.stream.closed
+    assert form_loaded is False  # nothing parsed: nothing for close() to do

@@ -63,7 +63,8 @@ def request_teardown_steps(
 
 def _needs_close(req: Request) -> bool:
     # Werkzeug's close() only closes parsed uploads; skip it when there are none.
-    return type(req).close is not _WERKZEUG_CLOSE or "files" in req.__dict__
+    # (Reading req.__dict__ would make CPython build the request's dict.)
+    return type(req).close is not _WERKZEUG_CLOSE or req._form_loaded
 
 
 def appcontext_teardown_steps(app: Kettle, exc: BaseException | None) -> Iterator[Step]:

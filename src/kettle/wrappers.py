@@ -104,7 +104,10 @@ class _computed_once(Generic[T]):  # noqa: N801 -- used like a decorator
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        value = obj.__dict__[self.name] = self.func(obj)
+        value = self.func(obj)
+        # An attribute store, not a __dict__ write, which would make CPython build
+        # the object's dict; the instance attribute then hides this descriptor.
+        setattr(obj, self.name, value)
         return value
 
 
@@ -171,6 +174,10 @@ class Request(_WerkzeugRequest):
     method: str
     #: The path of the URL below the root path, always starting with ``/``.
     path: str
+    # What serves the body of a request made by from_parts (an ASGI request).
+    _body_source: BodySource | None = None
+    # Whether Werkzeug's form parsing ran: only then can close() find uploads.
+    _form_loaded = False
 
     # PERF: Werkzeug's constructor decodes the path, root path and server and wraps
     # the headers up front. Most requests read a few of those; here each is worked
@@ -213,25 +220,30 @@ class Request(_WerkzeugRequest):
         they are first read (see :class:`BodySource`).
         """
         request = cls.__new__(cls)
-        # PERF: one call per ASGI request (positional there); plain dict stores.
-        attributes = request.__dict__
-        attributes["method"] = method.upper()
-        attributes["scheme"] = scheme
-        attributes["server"] = server
-        attributes["root_path"] = root_path.rstrip("/")
-        attributes["path"] = "/" + path.lstrip("/")
-        attributes["query_string"] = query_string
-        attributes["remote_addr"] = remote_addr
-        attributes["shallow"] = False
-        attributes["_body_source"] = source
+        # PERF: one call per ASGI request (positional there). Attribute stores, not
+        # __dict__ writes: until something reads __dict__, CPython keeps the values
+        # in the object itself and builds no dict.
+        request.method = method.upper()
+        request.scheme = scheme
+        request.server = server
+        request.root_path = root_path.rstrip("/") if root_path else root_path
+        if path[:1] != "/" or path[1:2] == "/":
+            path = "/" + path.lstrip("/")
+        request.path = path
+        request.query_string = query_string
+        request.remote_addr = remote_addr
+        request.shallow = False
+        request._body_source = source
         return request
 
     @_computed_once
     def environ(self) -> WSGIEnvironment:
         """The WSGI environ; built on demand for a request from :meth:`from_parts`."""
-        environ = self.__dict__["_body_source"].make_environ()
+        source = self._body_source
+        assert source is not None  # only from_parts makes a request without one
+        environ = source.make_environ()
         environ["werkzeug.request"] = self
-        return environ  # type: ignore[no-any-return]
+        return environ
 
     @_computed_once
     def scheme(self) -> str:
@@ -263,16 +275,16 @@ class Request(_WerkzeugRequest):
     @_computed_once
     def headers(self) -> Headers:
         """The request headers."""
-        source = self.__dict__.get("_body_source")
+        source = self._body_source
         if source is not None:
-            return source.make_headers()  # type: ignore[no-any-return]
+            return source.make_headers()
         return EnvironHeaders(self.environ)
 
     @_computed_once
     def cookies(self) -> ImmutableMultiDict[str, str]:
         """The cookies the client sent, parsed from the ``Cookie`` header."""
         # PERF: read the one header directly instead of building every header.
-        source = self.__dict__.get("_body_source")
+        source = self._body_source
         if source is None:
             raw = self.environ.get("HTTP_COOKIE")
         else:
@@ -318,7 +330,7 @@ class Request(_WerkzeugRequest):
                 return AwaitableBytes(text_or_body)
         if asyncio._get_running_loop() is None:
             return _werkzeug_get_data(self, cache, as_text, parse_form_data)
-        source: BodySource | None = self.__dict__.get("_body_source")
+        source = self._body_source
         if source is not None and not source.complete:
             return self._receive_then_get_data(source, cache, as_text, parse_form_data)
         data = _werkzeug_get_data(self, cache, as_text, parse_form_data)
@@ -335,7 +347,7 @@ class Request(_WerkzeugRequest):
         attributes = self.__dict__
         if "_cached_data" in attributes or "stream" in attributes:
             return None
-        source: BodySource | None = attributes.get("_body_source")
+        source = self._body_source
         if source is not None:
             received = source.received_body()
             if received is not None:
@@ -360,7 +372,7 @@ class Request(_WerkzeugRequest):
     @property
     def is_json(self) -> bool:
         """Whether the Content-Type is JSON (``application/json`` or ``+json``)."""
-        source: BodySource | None = self.__dict__.get("_body_source")
+        source = self._body_source
         if source is None:
             raw = self.environ.get("CONTENT_TYPE")
         else:
@@ -388,7 +400,7 @@ class Request(_WerkzeugRequest):
     ) -> Any:
         """The body parsed as JSON (see Werkzeug); in async code, under ASGI, first
         ``await request.get_data()`` if the body is large."""
-        source: BodySource | None = self.__dict__.get("_body_source")
+        source = self._body_source
         if (
             source is not None
             and not source.complete
@@ -429,7 +441,7 @@ class Request(_WerkzeugRequest):
         Under ASGI the chunks are not buffered, so the body cannot be read again
         afterwards; under WSGI they are read from ``request.stream``.
         """
-        source: BodySource | None = self.__dict__.get("_body_source")
+        source = self._body_source
         if source is not None:
             async for chunk in source.iter_chunks(self.max_content_length):
                 yield chunk
@@ -437,6 +449,10 @@ class Request(_WerkzeugRequest):
         stream = self.stream
         while chunk := stream.read(chunk_size):
             yield chunk
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        self._form_loaded = True
 
     #: The rule that matched the URL, once matched.
     url_rule: Rule | None = None
