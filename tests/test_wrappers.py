@@ -511,7 +511,7 @@ def test_parsed_uploads_are_closed_when_the_request_ends(
 
     @app.post("/ignore")
     def ignore() -> str:
-        seen.append(request._form_loaded)
+        seen.append(request._close_at_teardown)
         return "ok"
 
     if adapter == "wsgi":
@@ -535,3 +535,25 @@ def test_parsed_uploads_are_closed_when_the_request_ends(
     assert upload_file.filename == "a.txt"
     assert upload_file.stream.closed
     assert form_loaded is False  # nothing parsed: nothing for close() to do
+
+
+def test_a_request_class_overriding_close_is_closed_at_teardown(app: Kettle) -> None:
+    closed: list[str] = []
+
+    class ClosingRequest(Request):
+        def close(self) -> None:
+            closed.append(self.path)
+            super().close()
+
+    app.request_class = ClosingRequest
+
+    @app.get("/c")
+    def view() -> str:
+        return "ok"
+
+    assert app.test_client().get("/c").text == "ok"
+    with app.test_request_context("/t"):
+        assert closed == ["/c"]
+    assert closed == ["/c", "/t"]
+    assert ClosingRequest._close_at_teardown is True
+    assert Request._close_at_teardown is False

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.wrappers import Request as _WerkzeugRequest
-
 from . import signals
 
 if TYPE_CHECKING:
@@ -37,7 +35,6 @@ __all__ = [
 ]
 
 _NO_KWARGS: dict[str, Any] = {}
-_WERKZEUG_CLOSE = _WerkzeugRequest.close
 _REQUEST_TEARING_DOWN = signals.request_tearing_down
 _APPCONTEXT_TEARING_DOWN = signals.appcontext_tearing_down
 
@@ -57,14 +54,8 @@ def request_teardown_steps(
             (app,),
             {"_async_wrapper": app.ensure_sync, "exc": exc},
         )
-    if _needs_close(req):
+    if req._close_at_teardown:
         yield req.close, (), _NO_KWARGS
-
-
-def _needs_close(req: Request) -> bool:
-    # Werkzeug's close() only closes parsed uploads; skip it when there are none.
-    # (Reading req.__dict__ would make CPython build the request's dict.)
-    return type(req).close is not _WERKZEUG_CLOSE or req._form_loaded
 
 
 def appcontext_teardown_steps(app: Kettle, exc: BaseException | None) -> Iterator[Step]:
@@ -97,18 +88,20 @@ def teardown_steps(
 
 def has_teardown(app: Kettle, ctx: AppContext) -> bool:
     """Whether ending ``ctx`` calls anything (:func:`teardown_steps` is not None)."""
-    return bool(app.teardown_appcontext_funcs) or _needs_general_steps(
-        app, ctx._request
-    )
+    # PERF: asked once or twice per request; no bool() calls.
+    if app.teardown_appcontext_funcs:
+        return True
+    return _needs_general_steps(app, ctx._request)
 
 
 def _needs_general_steps(app: Kettle, req: Request | None) -> bool:
-    return bool(
+    if (
         app.teardown_request_funcs
         or _REQUEST_TEARING_DOWN.receivers
         or _APPCONTEXT_TEARING_DOWN.receivers
-        or (req is not None and _needs_close(req))
-    )
+    ):
+        return True
+    return req is not None and req._close_at_teardown
 
 
 def _all_steps(

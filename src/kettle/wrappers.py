@@ -176,8 +176,14 @@ class Request(_WerkzeugRequest):
     path: str
     # What serves the body of a request made by from_parts (an ASGI request).
     _body_source: BodySource | None = None
-    # Whether Werkzeug's form parsing ran: only then can close() find uploads.
-    _form_loaded = False
+    # Whether the teardown calls close(): Werkzeug's close() only closes parsed
+    # uploads, so only once the form was parsed, or when a subclass overrides it.
+    _close_at_teardown = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.close is not _WerkzeugRequest.close:
+            cls._close_at_teardown = True
 
     # PERF: Werkzeug's constructor decodes the path, root path and server and wraps
     # the headers up front. Most requests read a few of those; here each is worked
@@ -452,7 +458,7 @@ class Request(_WerkzeugRequest):
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
-        self._form_loaded = True
+        self._close_at_teardown = True
 
     #: The rule that matched the URL, once matched.
     url_rule: Rule | None = None
