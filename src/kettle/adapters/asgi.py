@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..ctx import AppContext
 from ..dispatch import after_view, run_view, start_request, view_returned
 from ..teardown import has_teardown
-from ..wrappers import DirectResponse, Response, is_plain_buffered
+from ..wrappers import HTML_UTF8, DirectResponse, Response, is_plain_buffered
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
 from .asgi_lifespan import serve_lifespan
@@ -38,6 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 #: that sync-looking code (``request.get_json()``) works in async views too.
 PREREAD_LIMIT = 64 * 1024
 _NO_BODY = frozenset(("GET", "HEAD", "OPTIONS"))
+# The Content-Type of a view's str, encoded once.
+_HTML_UTF8_BYTES = HTML_UTF8.encode("latin-1")
 
 
 class ASGIApp:
@@ -256,9 +258,15 @@ def _plain_messages(
     """
     if isinstance(response, DirectResponse):
         content = response.body
+        content_type = response.content_type
         headers = [
-            (b"content-type", response.content_type.encode("latin-1")),
-            (b"content-length", str(len(content)).encode()),
+            (
+                b"content-type",
+                _HTML_UTF8_BYTES
+                if content_type is HTML_UTF8
+                else content_type.encode("latin-1"),
+            ),
+            (b"content-length", b"%d" % len(content)),
         ]
         status = 200
         if method == "HEAD":
