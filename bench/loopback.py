@@ -102,6 +102,9 @@ SUBJECTS = [
     Subject("Starlette", "asgi", "starlette_asgi", "starlette"),
     Subject("Falcon", "asgi", "falcon_asgi", "falcon"),
     Subject("BlackSheep", "asgi", "blacksheep_asgi", "blacksheep"),
+    # A hand-written callable: what the server alone costs (bench/README).
+    Subject("bare", "wsgi", "bare_wsgi", "json"),
+    Subject("bare", "asgi", "bare_asgi", "json"),
 ]
 
 

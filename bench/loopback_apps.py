@@ -152,6 +152,46 @@ def _blacksheep_asgi() -> Any:
     return app
 
 
+# --- Bare callables: the server's own cost, the floor under every framework -------
+
+
+def _bare_wsgi() -> Any:
+    from apps_wsgi import bare_wsgi_app
+    from workloads import HELLO as HELLO_WORKLOAD
+    from workloads import USER
+
+    hello, user = bare_wsgi_app(HELLO_WORKLOAD), bare_wsgi_app(USER)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/hello":
+            return hello(environ, start_response)
+        return user(environ, start_response)
+
+    return app
+
+
+def _bare_asgi() -> Any:
+    from apps_asgi import bare_asgi_app
+    from workloads import HELLO as HELLO_WORKLOAD
+    from workloads import USER
+
+    hello, user = bare_asgi_app(HELLO_WORKLOAD), bare_asgi_app(USER)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+        elif scope["path"] == "/hello":
+            await hello(scope, receive, send)
+        else:
+            await user(scope, receive, send)
+
+    return app
+
+
 #: Target name -> factory.  `loopback.py` imports this table to plan its runs.
 FACTORIES: dict[str, Callable[[], Any]] = {
     "kettle_wsgi": _kettle_wsgi,
@@ -161,6 +201,8 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "falcon_asgi": _falcon_asgi,
     "starlette_asgi": _starlette_asgi,
     "blacksheep_asgi": _blacksheep_asgi,
+    "bare_wsgi": _bare_wsgi,
+    "bare_asgi": _bare_asgi,
 }
 
 _built: dict[str, Any] = {}
