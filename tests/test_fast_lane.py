@@ -8,8 +8,11 @@ adapter's ``serve_http``). Under ASGI an ``async def`` view takes the shortcut o
 once it is known to be async, so its first request still goes through
 ``drive_async``.
 
-Every test here compares the shortcut with the general path, which a no-op
-``before_request`` function forces on an otherwise identical app. Requests are made
+With only app-wide before-request functions, it hands their list to the driver,
+which calls them and then the view (under ASGI, once all are known to be async).
+
+Every test here compares both shortcuts with the general path, which a no-op URL
+value preprocessor forces on an otherwise identical app. Requests are made
 with raw WSGI and ASGI calls, so that the full status, header list and body are
 compared as the server would get them.
 """
@@ -220,9 +223,15 @@ def _view(flavour: str, body: Callable[..., Any], name: str) -> Callable[..., An
     return view
 
 
-def build_app(flavour: str, *, hooked: bool) -> Kettle:
-    """The app of these tests; ``hooked`` adds a no-op before_request function,
-    which sends every request through the general pipeline."""
+# How the tests' app runs what comes before the view.
+SHORTCUT, BEFORE, GENERAL = "shortcut", "before", "general"
+MODES = [SHORTCUT, BEFORE, GENERAL]
+
+
+def build_app(flavour: str, *, mode: str) -> Kettle:
+    """The app of these tests. ``before`` adds a no-op before-request function of
+    the view's flavour (the second shortcut), ``general`` a no-op URL value
+    preprocessor, which sends every request through the general pipeline."""
     app = Kettle("kettle_fast_lane")
     app.config.update(SECRET_KEY="fast lane key", PROPAGATE_EXCEPTIONS=False)
     for rule, endpoint, methods, body in ROUTES:
@@ -234,10 +243,23 @@ def build_app(flavour: str, *, hooked: bool) -> Kettle:
     def value_error(e: ValueError) -> tuple[str, int]:
         return "handled", 418
 
-    if hooked:
+    if mode == BEFORE:
+        if flavour == "async":
 
-        @app.before_request
-        def noop() -> None:
+            @app.before_request
+            async def async_noop() -> None:
+                return None
+
+        else:
+
+            @app.before_request
+            def noop() -> None:
+                return None
+
+    elif mode == GENERAL:
+
+        @app.url_value_preprocessor
+        def no_change(endpoint: str | None, values: dict[str, Any] | None) -> None:
             return None
 
     return app
@@ -312,15 +334,15 @@ def test_shortcut_response_matches_general_path(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="kettle_fast_lane")
     seen: dict[str, tuple[Result, list[type[BaseException] | None]]] = {}
-    for hooked in (True, False):
-        app = build_app(lane.flavour, hooked=hooked)
+    for mode in (GENERAL, SHORTCUT, BEFORE):
+        app = build_app(lane.flavour, mode=mode)
         # Under ASGI, an async view's first request goes through the pipeline and
         # the later ones through the shortcut; compare all of them.
         for n in range(3):
             caplog.clear()
             result = lane.request(app, case.method, case.path)
             logged = [r.exc_info[0] if r.exc_info else None for r in caplog.records]
-            key = f"{'general' if hooked else 'shortcut'} request {n + 1}"
+            key = f"{mode} request {n + 1}"
             seen[key] = (result, logged)
 
     expected_result, expected_logged = seen["general request 1"]
@@ -336,7 +358,7 @@ def test_shortcut_response_matches_general_path(
 
 
 def test_json_bodies_are_the_values_returned() -> None:
-    app = build_app("sync", hooked=False)
+    app = build_app("sync", mode=SHORTCUT)
     assert json.loads(wsgi_request(app, "GET", "/dict")[2]) == {
         "a": 1,
         "b": [True, None],
@@ -348,9 +370,9 @@ def test_json_bodies_are_the_values_returned() -> None:
 
 
 @pytest.mark.parametrize("lane", LANES, ids=str)
-@pytest.mark.parametrize("hooked", [False, True], ids=["shortcut", "general"])
-def test_session_cookie_is_set_and_holds_the_value(lane: Lane, hooked: bool) -> None:
-    app = build_app(lane.flavour, hooked=hooked)
+@pytest.mark.parametrize("mode", MODES)
+def test_session_cookie_is_set_and_holds_the_value(lane: Lane, mode: str) -> None:
+    app = build_app(lane.flavour, mode=mode)
     for _ in range(2):
         result = lane.request(app, "GET", "/session")
         cookies = header(result, "set-cookie")
@@ -364,9 +386,9 @@ def test_session_cookie_is_set_and_holds_the_value(lane: Lane, hooked: bool) -> 
 
 
 @pytest.mark.parametrize("lane", LANES, ids=str)
-@pytest.mark.parametrize("hooked", [False, True], ids=["shortcut", "general"])
-def test_after_this_request_runs_once_per_request(lane: Lane, hooked: bool) -> None:
-    app = build_app(lane.flavour, hooked=hooked)
+@pytest.mark.parametrize("mode", MODES)
+def test_after_this_request_runs_once_per_request(lane: Lane, mode: str) -> None:
+    app = build_app(lane.flavour, mode=mode)
     first = lane.request(app, "GET", "/after")
     # The function belonged to that request only.
     plain = lane.request(app, "GET", "/str")
@@ -389,9 +411,9 @@ TEARDOWN_CASES = [
 ]
 
 
-def teardown_records(lane: Lane, path: str, *, hooked: bool) -> list[tuple[str, Any]]:
+def teardown_records(lane: Lane, path: str, *, mode: str) -> list[tuple[str, Any]]:
     """What the teardown functions received over two requests to ``path``."""
-    app = build_app(lane.flavour, hooked=hooked)
+    app = build_app(lane.flavour, mode=mode)
     records: list[tuple[str, Any]] = []
 
     @app.teardown_request
@@ -412,8 +434,9 @@ def teardown_records(lane: Lane, path: str, *, hooked: bool) -> list[tuple[str, 
 def test_teardown_gets_the_same_exception(
     lane: Lane, path: str, error: tuple[type[BaseException], str | None] | None
 ) -> None:
-    general = teardown_records(lane, path, hooked=True)
-    shortcut = teardown_records(lane, path, hooked=False)
+    general = teardown_records(lane, path, mode=GENERAL)
+    shortcut = teardown_records(lane, path, mode=SHORTCUT)
+    before = teardown_records(lane, path, mode=BEFORE)
 
     assert [kind for kind, _ in general] == ["request", "appcontext"] * 2
     for _, exc in general:
@@ -425,6 +448,7 @@ def test_teardown_gets_the_same_exception(
             if error[1] is not None:
                 assert exc[1] == error[1]
     assert shortcut == general
+    assert before == general
 
 
 # -- 4. the shortcut is taken --------------------------------------------------------
@@ -454,22 +478,29 @@ def drive_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 @pytest.mark.parametrize(
-    ("hooked", "expected"),
-    [(False, []), (True, ["drive"])],
-    ids=["plain-view-skips-the-pipeline", "before-request-takes-the-pipeline"],
+    ("mode", "expected"),
+    [(SHORTCUT, []), (BEFORE, []), (GENERAL, ["drive"])],
+    ids=[
+        "plain-view-skips-the-pipeline",
+        "app-wide-before-request-skips-the-pipeline",
+        "url-value-preprocessor-takes-the-pipeline",
+    ],
 )
-def test_wsgi_shortcut_is_taken_only_without_hooks(
-    flavour: str, hooked: bool, expected: list[str], drive_calls: list[str]
+def test_wsgi_shortcut_is_taken_only_without_other_hooks(
+    flavour: str, mode: str, expected: list[str], drive_calls: list[str]
 ) -> None:
-    app = build_app(flavour, hooked=hooked)
+    app = build_app(flavour, mode=mode)
     assert wsgi_request(app, "GET", "/str")[2] == b"hello"  # warm-up
     drive_calls.clear()
     assert wsgi_request(app, "GET", "/str")[2] == b"hello"
     assert drive_calls == expected
 
 
-def test_asgi_async_view_skips_the_pipeline_once_known(drive_calls: list[str]) -> None:
-    app = build_app("async", hooked=False)
+@pytest.mark.parametrize("mode", [SHORTCUT, BEFORE])
+def test_asgi_async_code_skips_the_pipeline_once_known(
+    mode: str, drive_calls: list[str]
+) -> None:
+    app = build_app("async", mode=mode)
     assert asgi_request(app, "GET", "/str")[2] == b"hello"
     assert drive_calls == ["drive_async"]
     drive_calls.clear()
@@ -479,23 +510,81 @@ def test_asgi_async_view_skips_the_pipeline_once_known(drive_calls: list[str]) -
     assert drive_calls == []
 
 
-def test_asgi_before_request_takes_the_pipeline(drive_calls: list[str]) -> None:
-    app = build_app("async", hooked=True)
-    for _ in range(3):
-        drive_calls.clear()
-        assert asgi_request(app, "GET", "/str")[2] == b"hello"
-        assert drive_calls == ["drive_async"]
+def test_asgi_sync_before_request_or_preprocessor_takes_the_pipeline(
+    drive_calls: list[str],
+) -> None:
+    for app in (build_app("sync", mode=BEFORE), build_app("async", mode=GENERAL)):
+        for _ in range(3):
+            drive_calls.clear()
+            assert asgi_request(app, "GET", "/str")[2] == b"hello"
+            assert drive_calls == ["drive_async"]
+
+
+def test_blueprint_before_request_takes_the_pipeline(drive_calls: list[str]) -> None:
+    app = build_app("sync", mode=SHORTCUT)
+    blueprint = kettle.Blueprint("bp", __name__)
+    blueprint.before_request(lambda: None)
+    app.register_blueprint(blueprint, url_prefix="/bp")
+    assert wsgi_request(app, "GET", "/str")[2] == b"hello"
+    assert drive_calls == ["drive"]
+
+
+@pytest.mark.parametrize("lane", LANES, ids=str)
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_before_request_result_and_error_match_the_pipeline(
+    lane: Lane, flavour: str
+) -> None:
+    # A before-request function that answers stops the others and the view; one
+    # that raises goes to the error handlers, as in the pipeline.
+    results = {}
+    calls: list[str] = []
+    for mode in (BEFORE, GENERAL):
+        app = build_app(lane.flavour, mode=mode)
+
+        def first() -> Any:
+            calls.append("first")
+            if kettle.request.path == "/dict":
+                return "answered", 201
+            if kettle.request.path == "/list":
+                raise ValueError("no")
+            return None
+
+        def second() -> None:
+            calls.append("second")
+
+        async def first_async() -> Any:
+            return first()
+
+        async def second_async() -> None:
+            second()
+
+        if flavour == "async":
+            app.before_request(first_async)
+            app.before_request(second_async)
+        else:
+            app.before_request(first)
+            app.before_request(second)
+        seen = []
+        for path in ("/str", "/dict", "/list", "/str"):
+            for _ in range(2):  # ASGI: the second time, the functions are known
+                calls.clear()
+                result = lane.request(app, "GET", path)
+                seen.append((result, list(calls)))
+        results[mode] = seen
+    assert results[BEFORE] == results[GENERAL]
+    answered = [r for (r, calls) in results[GENERAL] if calls == ["first"]]
+    assert {r[0] for r in answered} == {201, 418}
 
 
 # -- 5. got_request_exception --------------------------------------------------------
 
 
 @pytest.mark.parametrize("lane", LANES, ids=str)
-@pytest.mark.parametrize("hooked", [False, True], ids=["shortcut", "general"])
+@pytest.mark.parametrize("mode", MODES)
 def test_got_request_exception_is_sent_once_per_unhandled_error(
-    lane: Lane, hooked: bool
+    lane: Lane, mode: str
 ) -> None:
-    app = build_app(lane.flavour, hooked=hooked)
+    app = build_app(lane.flavour, mode=mode)
     received: list[tuple[object, type[BaseException], str]] = []
 
     def receiver(sender: object, exception: BaseException, **extra: Any) -> None:

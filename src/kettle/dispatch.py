@@ -119,6 +119,8 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
     first = start_request(app, ctx)
     if isinstance(first, tuple):
         return (yield from run_view(app, ctx, first))
+    if isinstance(first, list):  # nothing has run yet: the before-request steps too
+        return (yield from run_view(app, ctx))
     return (yield from first)
 
 
@@ -128,13 +130,28 @@ def run_request(app: Kettle, ctx: AppContext) -> Response | DirectResponse:
     When the view is the only step, it is called here, without the pipeline.
     """
     first = start_request(app, ctx)
-    if not isinstance(first, tuple):
-        return drive(app, first)
-    func, args, kwargs = first
+    if type(first) is GeneratorType:
+        return drive(app, first)  # type: ignore[no-any-return]
+    rv = None
     try:
-        rv = func(*args, **kwargs)
-        if type(rv) is CoroutineType:
-            rv = app._loops.run(rv)
+        step: Step | None = None
+        if isinstance(first, list):
+            # The app's before-request functions, then (if all return None) the view.
+            for before in first:
+                rv = before()
+                if type(rv) is CoroutineType:
+                    rv = app._loops.run(rv)
+                if rv is not None:
+                    break
+            else:
+                step = view_step(app, ctx, ctx._request)  # type: ignore[arg-type]
+        else:
+            step = first  # type: ignore[assignment]  # a tuple: the view's step
+        if step is not None:
+            func, args, kwargs = step
+            rv = func(*args, **kwargs)
+            if type(rv) is CoroutineType:
+                rv = app._loops.run(rv)
     except Exception as e:
         return drive(app, after_view(app, ctx, None, e))
     outcome = view_returned(app, ctx, rv)
@@ -145,13 +162,16 @@ def run_request(app: Kettle, ctx: AppContext) -> Response | DirectResponse:
 
 def start_request(
     app: Kettle, ctx: AppContext
-) -> Step | Pipeline[Response | DirectResponse]:
+) -> Step | list[Callable[[], Any]] | Pipeline[Response | DirectResponse]:
     """Push ``ctx`` and begin handling its request.
 
     When the view is all that runs before the response (no URL value
     preprocessor, before-request function or ``request_started`` receiver, and
     the URL matched a rule), return the view's step: the driver runs it and hands
     its result to :func:`view_returned`, or its exception to :func:`after_view`.
+    When only app-wide before-request functions run before it, return their list:
+    the driver calls them in order; the first result that is not None stands for
+    the view's, and when there is none it runs :func:`view_step` as above.
     Otherwise return the pipeline that handles the rest of the request.
     """
     try:
@@ -165,11 +185,16 @@ def start_request(
     # and only step; the driver runs it without a pipeline.
     if (
         app.url_value_preprocessors
-        or app.before_request_funcs
         or signals.request_started.receivers
         or req.routing_exception is not None
     ):
         return run_view(app, ctx)
+    befores = app.before_request_funcs
+    if befores:
+        # Blueprint functions too: the pipeline works out which apply, in order.
+        if len(befores) != 1 or None not in befores:
+            return run_view(app, ctx)
+        return befores[None]
     try:
         return view_step(app, ctx, req)
     except Exception as e:

@@ -15,7 +15,13 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ..ctx import AppContext
-from ..dispatch import after_view, run_view, start_request, view_returned
+from ..dispatch import (
+    after_view,
+    run_view,
+    start_request,
+    view_returned,
+    view_step,
+)
 from ..teardown import has_teardown
 from ..wrappers import HTML_UTF8, DirectResponse, Response, is_plain_buffered
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
@@ -131,6 +137,8 @@ async def serve_http(
     thread: RequestRunner | None = None
     try:
         first: Any = start_request(app, ctx)
+        if type(first) is list:
+            first = await _run_before_inline(app, ctx, first)
         if type(first) is tuple:
             if app._async_callables.get(first[0]):
                 # PERF: an async view that is the only step (and was seen before) is
@@ -177,6 +185,27 @@ async def serve_http(
         finally:
             if thread is not None and thread._worker is not None:
                 thread.release()
+
+
+async def _run_before_inline(
+    app: Kettle, ctx: AppContext, befores: list[Callable[[], Any]]
+) -> Any:
+    """Await the app's before-request functions here, without the pipeline, when
+    all are ``async def`` ones the driver has seen; then go on as
+    :func:`~kettle.dispatch.start_request` says: the view's step, or the response
+    (or the pipeline that makes it) for a function's result or error."""
+    known = app._async_callables
+    for before in befores:
+        if not known.get(before):
+            return run_view(app, ctx)  # a sync one needs the request's thread
+    try:
+        for before in befores:
+            rv = await before()
+            if rv is not None:
+                return view_returned(app, ctx, rv)
+        return view_step(app, ctx, ctx._request)  # type: ignore[arg-type]
+    except Exception as e:
+        return after_view(app, ctx, None, e)
 
 
 def _sequence_messages(
