@@ -76,7 +76,8 @@ def wsgi_request(app: Kettle, method: str, path: str) -> Result:
     return int(status.split()[0]), headers, body
 
 
-async def _asgi_call(app: Kettle, method: str, path: str) -> Result:
+async def _asgi_call(app: Kettle, method: str, target: str) -> Result:
+    path, _, query = target.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -86,7 +87,7 @@ async def _asgi_call(app: Kettle, method: str, path: str) -> Result:
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": [(b"host", b"localhost")],
         "client": ("203.0.113.9", 50123),
         "server": ("localhost", 80),

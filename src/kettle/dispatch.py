@@ -127,7 +127,8 @@ def handle_request(app: Kettle, ctx: AppContext) -> Pipeline[Response | DirectRe
 def run_request(app: Kettle, ctx: AppContext) -> Response | DirectResponse:
     """:func:`handle_request` driven synchronously (see :func:`drive`).
 
-    When the view is the only step, it is called here, without the pipeline.
+    When the view is the only step, or only app-wide before-request functions come
+    before it, they are called here, without the pipeline.
     """
     first = start_request(app, ctx)
     if type(first) is GeneratorType:
@@ -181,8 +182,9 @@ def start_request(
     except Exception as e:
         return _failed(app, ctx, e)
     req: Request = ctx._request  # type: ignore[assignment]
-    # PERF: with nothing before the view and a matched URL, the view is the first
-    # and only step; the driver runs it without a pipeline.
+    # PERF: with a matched URL and nothing before the view but app-wide
+    # before-request functions, the driver calls them and the view without a
+    # pipeline.
     if (
         app.url_value_preprocessors
         or signals.request_started.receivers
