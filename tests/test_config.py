@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import os
+import pickle
 import sys
 import types
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from kettle import Config, Kettle
+from kettle import Config, Kettle, request
 from kettle.config import DEFAULT_CONFIG, ConfigAttribute
 
 # -- defaults --------------------------------------------------------------------------
@@ -350,3 +356,128 @@ def test_get_namespace_keeps_namespace(namespaced: Config) -> None:
 
 def test_get_namespace_without_matches_is_empty(namespaced: Config) -> None:
     assert namespaced.get_namespace("NOPE_") == {}
+
+
+# -- settings read on every request, kept by the app as attributes ---------------------
+# The app copies DEBUG/TESTING, TRUSTED_HOSTS and MAX_CONTENT_LENGTH when the config
+# changes; every way of changing it must reach the requests that follow.
+
+_SET_TESTING: list[Callable[[Kettle], None]] = [
+    lambda app: app.config.__setitem__("TESTING", True),
+    lambda app: app.config.update(TESTING=True),
+    lambda app: app.config.update({"TESTING": True}),
+    lambda app: app.config.__ior__({"TESTING": True}),
+    lambda app: app.config.from_mapping(TESTING=True),
+    lambda app: app.config.from_object(types.SimpleNamespace(TESTING=True)),
+    lambda app: setattr(app, "testing", True),
+    lambda app: setattr(app, "debug", True),
+    lambda app: (app.config.pop("TESTING"), app.config.setdefault("TESTING", True)),
+]
+
+
+@pytest.mark.parametrize("change", _SET_TESTING)
+def test_context_push_sites_follow_later_config_changes(
+    change: Callable[[Kettle], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KETTLE_DEBUG", raising=False)
+    app = Kettle("hot_config", static_folder=None)
+    with app.app_context() as before:
+        assert before.pushed_at_text == ""
+    change(app)
+    with app.app_context() as after:
+        assert "pushed at" in after.pushed_at_text
+    app.config["TESTING"] = app.config["DEBUG"] = False
+    with app.app_context() as again:
+        assert again.pushed_at_text == ""
+
+
+def test_config_deleting_or_clearing_the_keys_turns_push_sites_off() -> None:
+    app = Kettle("hot_config", static_folder=None)
+    app.config.update(TESTING=True, DEBUG=False)
+    del app.config["TESTING"]
+    with app.app_context() as ctx:
+        assert ctx.pushed_at_text == ""
+    app.config["TESTING"] = True
+    app.config.clear()
+    with app.app_context() as ctx:
+        assert ctx.pushed_at_text == ""
+    app.config["DEBUG"] = True
+    app.config.popitem()
+    with app.app_context() as ctx:
+        assert ctx.pushed_at_text == ""
+
+
+def _hosts_app() -> Kettle:
+    app = Kettle("hot_config", static_folder=None)
+    app.add_url_rule("/", "index", lambda: "ok")
+    app.add_url_rule(
+        "/upload", "upload", lambda: str(len(request.get_data())), methods=["POST"]
+    )
+    return app
+
+
+def _asgi_status(app: Kettle, method: str, url: str, **kwargs: Any) -> int:
+    async def main() -> int:
+        transport = httpx.ASGITransport(app=app.asgi)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport) as client:
+            return (await client.request(method, url, **kwargs)).status_code
+
+    return asyncio.run(main())
+
+
+def test_trusted_hosts_set_after_requests_apply_to_the_next_ones() -> None:
+    app = _hosts_app()
+    client = app.test_client()
+    assert client.get("/", base_url="http://evil.example").status_code == 200
+    assert _asgi_status(app, "GET", "http://evil.example/") == 200
+    app.config["TRUSTED_HOSTS"] = ["good.example"]
+    assert client.get("/", base_url="http://evil.example").status_code == 400
+    assert client.get("/", base_url="http://good.example").status_code == 200
+    assert _asgi_status(app, "GET", "http://evil.example/") == 400
+    assert _asgi_status(app, "GET", "http://good.example/") == 200
+
+
+def test_max_content_length_set_after_requests_applies_to_the_next_ones() -> None:
+    app = _hosts_app()
+    client = app.test_client()
+    body = b"x" * 100
+    assert client.post("/upload", data=body).get_data() == b"100"
+    assert _asgi_status(app, "POST", "http://t/upload", content=body) == 200
+    app.config.update(MAX_CONTENT_LENGTH=10)
+    assert client.post("/upload", data=body).status_code == 413
+    assert _asgi_status(app, "POST", "http://t/upload", content=body) == 413
+    assert _asgi_status(app, "POST", "http://t/upload", content=b"small") == 200
+
+
+def test_a_replaced_config_is_followed_and_the_old_one_let_go() -> None:
+    app = _hosts_app()
+    old = app.config
+    app.config = Config(app.root_path, {**old, "TRUSTED_HOSTS": ["good.example"]})
+    client = app.test_client()
+    assert client.get("/", base_url="http://evil.example").status_code == 400
+    old["TRUSTED_HOSTS"] = None  # no longer the app's: changes nothing
+    assert client.get("/", base_url="http://evil.example").status_code == 400
+    app.config["TRUSTED_HOSTS"] = None
+    assert client.get("/", base_url="http://evil.example").status_code == 200
+
+
+def test_app_config_must_stay_a_config() -> None:
+    app = _hosts_app()
+    with pytest.raises(TypeError, match=r"app\.config must be a kettle\.Config"):
+        app.config = {"TRUSTED_HOSTS": ["good.example"]}  # type: ignore[assignment]
+    assert isinstance(app.config, Config)
+
+
+def test_config_copies_and_pickles_leave_the_app_behind() -> None:
+    app = _hosts_app()
+    for copied in (
+        copy.copy(app.config),
+        copy.deepcopy(app.config),
+        pickle.loads(pickle.dumps(app.config)),
+    ):
+        assert dict(copied) == dict(app.config)
+        assert copied.root_path == app.config.root_path
+        copied["TRUSTED_HOSTS"] = ["good.example"]  # not the app's config
+        assert app.config["TRUSTED_HOSTS"] is None
+    client = app.test_client()
+    assert client.get("/", base_url="http://evil.example").status_code == 200

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from kettle import Kettle, Request, Response, request
+from kettle.dispatch import run_request
 from kettle.wrappers import DirectResponse, buffered_parts
 
 ENVIRONS = [
@@ -169,8 +170,15 @@ def test_buffered_parts_leave_responses_with_close_callbacks_to_werkzeug() -> No
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_direct_response_writes_what_a_response_object_writes(method: str) -> None:
-    direct = DirectResponse("h\u00e9".encode(), "text/html; charset=utf-8")
-    assert _werkzeug_output(direct, method) == _werkzeug_output(
+    app = Kettle(__name__)
+    app.add_url_rule("/", "text", lambda: "h\u00e9")
+    direct: DirectResponse = ("h\u00e9".encode(), "text/html; charset=utf-8")
+    ctx = app.test_request_context(method=method)
+    try:
+        assert run_request(app, ctx) == direct  # no Response object made
+    finally:
+        ctx.pop()
+    assert _werkzeug_output(app, method) == _werkzeug_output(
         Response("h\u00e9"), method
     )
 

@@ -82,6 +82,9 @@ class Config(dict[str, Any]):
     and imports in a config module are ignored.
     """
 
+    # Called after every change made through the dict's methods (see _watch).
+    _watchers: tuple[Callable[[], None], ...] = ()
+
     def __init__(
         self,
         root_path: str | os.PathLike[str],
@@ -89,6 +92,64 @@ class Config(dict[str, Any]):
     ) -> None:
         super().__init__(defaults or {})
         self.root_path = os.fspath(root_path)
+
+    # -- change notification ---------------------------------------------------------
+    # PERF: an app keeps the few settings that every request reads as its own
+    # attributes (a lookup in a dict subclass is slow); each method that changes the
+    # dict tells it. Copies and pickles leave the watchers behind.
+
+    def _watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` now and after every later change."""
+        self._watchers = (*self._watchers, callback)
+        callback()
+
+    def _unwatch(self, callback: Callable[[], None]) -> None:
+        self._watchers = tuple(w for w in self._watchers if w != callback)
+
+    def _changed(self) -> None:
+        for callback in self._watchers:
+            callback()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_watchers", None)
+        return state
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self._changed()
+        return value
+
+    def pop(self, key: str, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._changed()
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def __ior__(self, other: Any) -> Config:  # type: ignore[override,misc]
+        super().__ior__(other)
+        self._changed()
+        return self
 
     def from_envvar(self, variable_name: str, silent: bool = False) -> bool:
         """Load the Python file named by the environment variable ``variable_name``."""

@@ -262,8 +262,7 @@ class AppContext:
             self._hold()
         self._token = _cv_app.set(self)
         self._depth = 1
-        config = self.app.config
-        if config["DEBUG"] or config["TESTING"]:
+        if self.app._record_push_sites:  # config DEBUG or TESTING
             self._pushed_at = _caller_site()
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(

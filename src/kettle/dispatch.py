@@ -486,13 +486,13 @@ def _direct_response(
     ):
         return None
     if kind is str:
-        return DirectResponse(rv.encode(), HTML_UTF8)
+        return rv.encode(), HTML_UTF8
     if kind is dict:
         provider = app.json
         if type(provider).response is not DefaultJSONProvider.response:
             return None
         body, content_type = provider.encode_response(rv)
-        return DirectResponse(body.encode(), content_type)
+        return body.encode(), content_type
     # A response object is already final: finalize_response would change nothing.
     return rv  # type: ignore[no-any-return]
 

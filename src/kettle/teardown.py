@@ -88,10 +88,17 @@ def teardown_steps(
 
 def has_teardown(app: Kettle, ctx: AppContext) -> bool:
     """Whether ending ``ctx`` calls anything (:func:`teardown_steps` is not None)."""
-    # PERF: asked once or twice per request; no bool() calls.
-    if app.teardown_appcontext_funcs:
+    # PERF: asked once or twice per request; flat (_needs_general_steps written
+    # out), no bool() calls.
+    if (
+        app.teardown_appcontext_funcs
+        or app.teardown_request_funcs
+        or _REQUEST_TEARING_DOWN.receivers
+        or _APPCONTEXT_TEARING_DOWN.receivers
+    ):
         return True
-    return _needs_general_steps(app, ctx._request)
+    req = ctx._request
+    return req is not None and req._close_at_teardown
 
 
 def _needs_general_steps(app: Kettle, req: Request | None) -> bool:

@@ -53,8 +53,9 @@ def create_url_adapter(app: Kettle, request: Request | None) -> MapAdapter | Non
 
 def match_request(app: Kettle, ctx: AppContext, request: Request) -> None:
     """Match the request's URL; store the rule and values, or the routing error."""
-    if app.config["TRUSTED_HOSTS"] is not None:
-        request.trusted_hosts = app.config["TRUSTED_HOSTS"]
+    trusted_hosts = app._trusted_hosts  # config TRUSTED_HOSTS
+    if trusted_hosts is not None:
+        request.trusted_hosts = trusted_hosts
         try:
             request.host  # noqa: B018 -- validates the Host header
         except SecurityError as e:

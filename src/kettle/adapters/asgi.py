@@ -127,7 +127,7 @@ async def serve_http(
 ) -> None:
     """Handle one HTTP request with ``app``; its sync code runs in one thread."""
     body = ASGIBody(scope, receive, asyncio.get_running_loop())
-    body.limit = app.config["MAX_CONTENT_LENGTH"]
+    body.limit = app._max_content_length  # config MAX_CONTENT_LENGTH
     ctx = make_context(app, scope, body)
     if scope["method"] not in _NO_BODY:
         await _preread(app, scope, body)
@@ -202,7 +202,8 @@ async def _run_before_inline(
         for before in befores:
             rv = await before()
             if rv is not None:
-                return view_returned(app, ctx, rv)
+                # The pipeline, never a DirectResponse: a tuple here is a step.
+                return after_view(app, ctx, rv)
         return view_step(app, ctx, ctx._request)  # type: ignore[arg-type]
     except Exception as e:
         return after_view(app, ctx, None, e)
@@ -248,7 +249,7 @@ async def _send_with_context_held(
 async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
     length = _declared_length(scope)
     if length is not None and 0 < length <= PREREAD_LIMIT:
-        limit = app.config["MAX_CONTENT_LENGTH"]
+        limit = app._max_content_length
         if limit is None or length <= limit:
             await body.read_all(limit)
 
@@ -285,9 +286,8 @@ def _plain_messages(
 
     A plain call, not a coroutine: the usual responses are sent without one.
     """
-    if isinstance(response, DirectResponse):
-        content = response.body
-        content_type = response.content_type
+    if isinstance(response, tuple):  # a DirectResponse
+        content, content_type = response
         headers = [
             (
                 b"content-type",

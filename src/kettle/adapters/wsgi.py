@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dispatch import run_request
 from ..helpers import is_context_stream, stream_with_context
-from ..wrappers import DirectResponse, Response, buffered_parts
+from ..wrappers import Response, buffered_parts
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -30,13 +30,21 @@ def serve_wsgi(
     error: BaseException | None = None
     try:
         response = run_request(app, ctx)
-        if type(response) is not DirectResponse:
+        direct = type(response) is tuple
+        if not direct:
             _keep_context_while_streaming(app, response)  # type: ignore[arg-type]
         preserve = environ.get(PRESERVE_CONTEXT_KEY)
         if preserve is not None:
             ctx.retain()
             preserve(ctx)
-        return _write(response, environ, start_response)
+        if direct:  # a DirectResponse
+            body, content_type = response  # type: ignore[misc]
+            start_response(
+                "200 OK",
+                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            )
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        return _write(response, environ, start_response)  # type: ignore[arg-type]
     except BaseException as e:
         error = e
         raise
@@ -85,16 +93,13 @@ def _iterate_async(app: Kettle, body: AsyncIterable[Any]) -> Iterator[Any]:
 
 
 def _write(
-    response: Response | DirectResponse,
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
+    response: Response, environ: WSGIEnvironment, start_response: StartResponse
 ) -> Iterable[bytes]:
-    if type(response) is not DirectResponse:
-        parts = buffered_parts(response, environ["REQUEST_METHOD"])  # type: ignore[arg-type]
-        if parts is not None:
-            status, headers, body = parts
-            start_response(status, headers)
-            return body
+    parts = buffered_parts(response, environ["REQUEST_METHOD"])
+    if parts is not None:
+        status, headers, body = parts
+        start_response(status, headers)
+        return body
     return response(environ, start_response)
 
 
