@@ -174,8 +174,8 @@ class Request(_WerkzeugRequest):
     method: str
     #: The path of the URL below the root path, always starting with ``/``.
     path: str
-    # What serves the body of a request made by from_parts (an ASGI request).
-    _body_source: BodySource | None = None
+    # How from_parts (an ASGI request) was told to make its body source.
+    _body_parts: tuple[Any, ...] | None = None
     # Whether the teardown calls close(): Werkzeug's close() only closes parsed
     # uploads, so only once the form was parsed, or when a subclass overrides it.
     _close_at_teardown = False
@@ -197,6 +197,7 @@ class Request(_WerkzeugRequest):
         shallow: bool = False,
     ) -> None:
         self.environ = environ
+        self._body_source = None
         self.shallow = shallow
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
@@ -218,12 +219,14 @@ class Request(_WerkzeugRequest):
         path: str,
         query_string: bytes,
         remote_addr: str | None,
-        source: BodySource,
+        source: BodySource | tuple[Any, ...],
     ) -> RequestT:
         """A request from already-decoded parts, for an adapter that has no environ.
 
         ``source`` serves the body, and builds the headers and a WSGI environ when
-        they are first read (see :class:`BodySource`).
+        they are first read (see :class:`BodySource`). It can also be a tuple
+        ``(factory, *args)``: then ``factory(*args)`` makes the source the first
+        time the request needs it (possibly in another thread).
         """
         request = cls.__new__(cls)
         # PERF: one call per ASGI request (positional there). Attribute stores, not
@@ -239,8 +242,24 @@ class Request(_WerkzeugRequest):
         request.query_string = query_string
         request.remote_addr = remote_addr
         request.shallow = False
-        request._body_source = source
+        if type(source) is tuple:
+            request._body_parts = source
+        else:
+            request._body_source = source  # type: ignore[assignment]
         return request
+
+    @_computed_once
+    def _body_source(self) -> BodySource | None:
+        # What serves the body of a request made by from_parts; None for a request
+        # made from a WSGI environ.
+        parts = self._body_parts
+        if parts is None:
+            return None
+        # setdefault: two threads reading it first at once get the same source.
+        source: BodySource = self.__dict__.setdefault(
+            "_body_source", parts[0](*parts[1:])
+        )
+        return source
 
     @_computed_once
     def environ(self) -> WSGIEnvironment:

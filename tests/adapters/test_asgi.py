@@ -646,6 +646,51 @@ def test_async_view_awaits_get_data(
     }
 
 
+# A GET's body object is made only if something reads the body (a shortcut): read
+# it, and it is the body that arrived, on the loop and from a worker thread.
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "POST"])
+@pytest.mark.parametrize("view", ["sync", "async"])
+def test_a_body_is_read_whatever_the_method(
+    app: Kettle, method: str, view: str
+) -> None:
+    seen: list[Any] = []
+
+    @app.route("/sync", methods=[method])
+    def sync_view() -> Any:
+        seen.append(threading.current_thread())
+        return {**_summary(request.get_data()), "ct": request.headers["X-Kind"]}
+
+    @app.route("/async", methods=[method])
+    async def async_view() -> Any:
+        data = await request.get_data()
+        return {**_summary(data), "ct": request.headers["X-Kind"]}
+
+    scope = http_scope(f"/{view}", method, headers=[("x-kind", "k")])
+    exchange = run_http(app, scope, body_messages(BIG[:10], BIG[10:70_000]))
+    assert exchange.status == 200
+    assert httpx.Response(200, content=exchange.body).json() == {
+        **_summary(BIG[:70_000]),
+        "ct": "k",
+    }
+    if view == "sync":  # the body was received for a worker thread
+        assert seen and seen[0] is not threading.main_thread()
+
+
+def test_a_get_whose_body_nobody_reads_is_not_received(app: Kettle) -> None:
+    made: list[Any] = []
+
+    @app.get("/")
+    async def index() -> str:
+        made.append("_body_source" in vars(request._get_current_object()))
+        return "ok"
+
+    exchange = run_http(app, http_scope("/"), body_messages(b"ignored"))
+    assert (exchange.status, exchange.body, made) == (200, b"ok", [False])
+    assert exchange.received == 0
+
+
 def test_async_view_reads_small_json_without_awaiting(app: Kettle) -> None:
     @app.route("/", methods=["POST"])
     async def index() -> Any:

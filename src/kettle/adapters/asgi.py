@@ -97,8 +97,11 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-def make_context(app: Kettle, scope: Scope, body: ASGIBody) -> AppContext:
-    """The context of the request of ``scope``; its environ is built lazily."""
+def make_context(
+    app: Kettle, scope: Scope, body: ASGIBody | tuple[Any, ...]
+) -> AppContext:
+    """The context of the request of ``scope``; its environ is built lazily, and
+    its body too when ``body`` is how to make it (see ``Request.from_parts``)."""
     root_path = scope.get("root_path", "")
     path = scope["path"]
     if root_path and path.startswith(root_path):
@@ -126,10 +129,14 @@ async def serve_http(
     threads: ThreadPool,
 ) -> None:
     """Handle one HTTP request with ``app``; its sync code runs in one thread."""
-    body = ASGIBody(scope, receive, asyncio.get_running_loop())
-    body.limit = app._max_content_length  # config MAX_CONTENT_LENGTH
-    ctx = make_context(app, scope, body)
-    if scope["method"] not in _NO_BODY:
+    loop = asyncio.get_running_loop()  # for sync code reading the body in a thread
+    limit = app._max_content_length  # config MAX_CONTENT_LENGTH
+    if scope["method"] in _NO_BODY:
+        # PERF: a GET seldom has a body: its body object is made if it is read.
+        ctx = make_context(app, scope, (ASGIBody, scope, receive, loop, limit))
+    else:
+        body = ASGIBody(scope, receive, loop, limit)
+        ctx = make_context(app, scope, body)
         await _preread(app, scope, body)
     error: BaseException | None = None
     # PERF: made when sync code or a teardown must run; an async view answering
@@ -162,7 +169,7 @@ async def serve_http(
             messages = _sequence_messages(response, ctx.request.environ)
         if messages is None:
             thread = thread or RequestRunner(app, threads)
-            await send_response(app, response, ctx, body, send, thread)
+            await send_response(app, response, ctx, send, thread)
         elif not has_teardown(app, ctx):
             # No user code runs at teardown: end the context, then send. While it
             # sends, the server schedules callbacks (a keep-alive timer) that copy
@@ -249,9 +256,14 @@ async def _send_with_context_held(
 async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
     length = _declared_length(scope)
     if length is not None and 0 < length <= PREREAD_LIMIT:
-        limit = app._max_content_length
+        limit = body.limit
         if limit is None or length <= limit:
             await body.read_all(limit)
+
+
+def _body(ctx: AppContext) -> ASGIBody:
+    """The request's body object (made now if it was not yet)."""
+    return ctx._request._body_source  # type: ignore[union-attr,return-value]
 
 
 def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -265,7 +277,6 @@ async def send_response(
     app: Kettle,
     response: Response | DirectResponse,
     ctx: AppContext,
-    body: ASGIBody,
     send: Send,
     thread: RequestThread,
 ) -> None:
@@ -276,7 +287,7 @@ async def send_response(
         await send(messages[1])
         return
     environ = ctx.request.environ
-    await _send_general(app, response, environ, body, send, thread)  # type: ignore[arg-type]
+    await _send_general(app, response, environ, _body(ctx), send, thread)  # type: ignore[arg-type]
 
 
 def _plain_messages(

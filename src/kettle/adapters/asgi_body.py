@@ -50,6 +50,7 @@ class ASGIBody:
         scope: MutableMapping[str, Any],
         receive: Receive,
         loop: asyncio.AbstractEventLoop,
+        limit: int | None = None,
     ) -> None:
         self._scope = scope
         self._receive = receive
@@ -62,7 +63,7 @@ class ASGIBody:
         self.disconnected = False
         self.too_large = False
         #: ``MAX_CONTENT_LENGTH``, for sync code reading the body from a thread.
-        self.limit: int | None = None
+        self.limit = limit
 
     async def _next_chunk(self, limit: int | None) -> bytes:
         message = await self._receive()
