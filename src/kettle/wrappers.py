@@ -174,7 +174,9 @@ class Request(_WerkzeugRequest):
     method: str
     #: The path of the URL below the root path, always starting with ``/``.
     path: str
-    # How from_parts (an ASGI request) was told to make its body source.
+    # What serves the body of a request made by from_parts (an ASGI request); read
+    # it with _source(), which makes it from _body_parts when it was given that way.
+    _body_source: BodySource | None = None
     _body_parts: tuple[Any, ...] | None = None
     # Whether the teardown calls close(): Werkzeug's close() only closes parsed
     # uploads, so only once the form was parsed, or when a subclass overrides it.
@@ -197,7 +199,6 @@ class Request(_WerkzeugRequest):
         shallow: bool = False,
     ) -> None:
         self.environ = environ
-        self._body_source = None
         self.shallow = shallow
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
@@ -248,23 +249,21 @@ class Request(_WerkzeugRequest):
             request._body_source = source  # type: ignore[assignment]
         return request
 
-    @_computed_once
-    def _body_source(self) -> BodySource | None:
-        # What serves the body of a request made by from_parts; None for a request
-        # made from a WSGI environ.
-        parts = self._body_parts
-        if parts is None:
-            return None
-        # setdefault: two threads reading it first at once get the same source.
-        source: BodySource = self.__dict__.setdefault(
-            "_body_source", parts[0](*parts[1:])
-        )
+    def _source(self) -> BodySource | None:
+        # The body source, made now if from_parts was given how to make it; None for
+        # a request made from a WSGI environ.
+        source = self._body_source
+        if source is None:
+            parts = self._body_parts
+            if parts is not None:
+                source = self._body_source = parts[0](*parts[1:])
+                self._body_parts = None
         return source
 
     @_computed_once
     def environ(self) -> WSGIEnvironment:
         """The WSGI environ; built on demand for a request from :meth:`from_parts`."""
-        source = self._body_source
+        source = self._source()
         assert source is not None  # only from_parts makes a request without one
         environ = source.make_environ()
         environ["werkzeug.request"] = self
@@ -300,7 +299,7 @@ class Request(_WerkzeugRequest):
     @_computed_once
     def headers(self) -> Headers:
         """The request headers."""
-        source = self._body_source
+        source = self._source()
         if source is not None:
             return source.make_headers()
         return EnvironHeaders(self.environ)
@@ -309,7 +308,7 @@ class Request(_WerkzeugRequest):
     def cookies(self) -> ImmutableMultiDict[str, str]:
         """The cookies the client sent, parsed from the ``Cookie`` header."""
         # PERF: read the one header directly instead of building every header.
-        source = self._body_source
+        source = self._source()
         if source is None:
             raw = self.environ.get("HTTP_COOKIE")
         else:
@@ -355,7 +354,7 @@ class Request(_WerkzeugRequest):
                 return AwaitableBytes(text_or_body)
         if asyncio._get_running_loop() is None:
             return _werkzeug_get_data(self, cache, as_text, parse_form_data)
-        source = self._body_source
+        source = self._source()
         if source is not None and not source.complete:
             return self._receive_then_get_data(source, cache, as_text, parse_form_data)
         data = _werkzeug_get_data(self, cache, as_text, parse_form_data)
@@ -372,7 +371,7 @@ class Request(_WerkzeugRequest):
         attributes = self.__dict__
         if "_cached_data" in attributes or "stream" in attributes:
             return None
-        source = self._body_source
+        source = self._source()
         if source is not None:
             received = source.received_body()
             if received is not None:
@@ -397,7 +396,7 @@ class Request(_WerkzeugRequest):
     @property
     def is_json(self) -> bool:
         """Whether the Content-Type is JSON (``application/json`` or ``+json``)."""
-        source = self._body_source
+        source = self._source()
         if source is None:
             raw = self.environ.get("CONTENT_TYPE")
         else:
@@ -425,7 +424,7 @@ class Request(_WerkzeugRequest):
     ) -> Any:
         """The body parsed as JSON (see Werkzeug); in async code, under ASGI, first
         ``await request.get_data()`` if the body is large."""
-        source = self._body_source
+        source = self._source()
         if (
             source is not None
             and not source.complete
@@ -466,7 +465,7 @@ class Request(_WerkzeugRequest):
         Under ASGI the chunks are not buffered, so the body cannot be read again
         afterwards; under WSGI they are read from ``request.stream``.
         """
-        source = self._body_source
+        source = self._source()
         if source is not None:
             async for chunk in source.iter_chunks(self.max_content_length):
                 yield chunk

@@ -263,7 +263,7 @@ async def _preread(app: Kettle, scope: Scope, body: ASGIBody) -> None:
 
 def _body(ctx: AppContext) -> ASGIBody:
     """The request's body object (made now if it was not yet)."""
-    return ctx._request._body_source  # type: ignore[union-attr,return-value]
+    return ctx._request._source()  # type: ignore[union-attr,return-value]
 
 
 def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
