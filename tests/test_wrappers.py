@@ -132,10 +132,25 @@ def _werkzeug_output(
     return started[0][0], list(started[0][1]), body
 
 
+def _without_length(response: Response) -> Response:
+    del response.headers["Content-Length"]
+    return response
+
+
+def _renamed(response: Response) -> Response:
+    # Headers.set keeps the spelling it is given: any case must be recognized.
+    response.headers.set("content-length", response.headers["Content-Length"])
+    response.headers.set("content-TYPE", "text/plain")
+    response.headers.add("X-Mixed-Case", "v")
+    return response
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize(
     "make",
     [
+        lambda: _renamed(Response("hello")),
+        lambda: Response("hello", headers={"vary": "Cookie", "Set-Cookie": "a=b"}),
         lambda: Response("hello"),
         lambda: Response(b"x" * 1000, content_type="application/octet-stream"),
         lambda: Response("created", status=201, headers={"X-Id": "7"}),
@@ -155,7 +170,10 @@ def test_buffered_parts_equal_werkzeugs_output(make: Any, method: str) -> None:
         lambda: Response("", status=204),
         lambda: Response(iter([b"a"])),
         lambda: Response("ok", headers={"Content-Location": "/caf\u00e9"}),
+        lambda: Response("ok", headers={"location": "/x"}),
+        lambda: Response("ok", headers={"CONTENT-LOCATION": "/y"}),
         lambda: WerkzeugResponse("ok"),
+        lambda: _without_length(Response("ok")),
     ],
 )
 def test_buffered_parts_leave_special_responses_to_werkzeug(make: Any) -> None:

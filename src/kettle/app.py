@@ -183,7 +183,8 @@ class Kettle(Scaffold):
         # PERF: the settings every request reads, kept as plain attributes (see
         # Config._watch).
         config = self.config
-        self._record_push_sites = bool(config.get("DEBUG") or config.get("TESTING"))
+        self._debug = bool(config.get("DEBUG"))
+        self._record_push_sites = self._debug or bool(config.get("TESTING"))
         self._trusted_hosts = config.get("TRUSTED_HOSTS")
         self._max_content_length = config.get("MAX_CONTENT_LENGTH")
 
@@ -198,7 +199,7 @@ class Kettle(Scaffold):
     @property
     def debug(self) -> bool:
         """Whether debug mode is on (config ``DEBUG``)."""
-        return bool(self.config["DEBUG"])
+        return self._debug  # config DEBUG
 
     @debug.setter
     def debug(self, value: bool) -> None:

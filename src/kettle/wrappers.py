@@ -654,6 +654,8 @@ DirectResponse = tuple[bytes, str]
 
 
 _ENTITY_REWRITES = frozenset(("location", "content-location"))
+# Names Kettle itself writes, spelled as it writes them, that need no closer look.
+_PLAIN_NAMES = frozenset(("Content-Type", "Vary", "Set-Cookie"))
 
 
 def buffered_parts(
@@ -690,11 +692,15 @@ def is_plain_buffered(response: Response) -> bool:
         return False
     has_length = False
     for key, _value in response.headers._list:
-        lowered = key.lower()
-        if lowered in _ENTITY_REWRITES:
-            return False
-        if lowered == "content-length":
+        # PERF: the usual names are recognized as they are, without lower().
+        if key == "Content-Length":
             has_length = True
+        elif key not in _PLAIN_NAMES:
+            lowered = key.lower()
+            if lowered in _ENTITY_REWRITES:
+                return False
+            if lowered == "content-length":
+                has_length = True
     if not has_length:
         return False
     for chunk in body:

@@ -31,6 +31,7 @@ from kettle import (
     stream_with_context,
     url_for,
 )
+from kettle import session as kettle_session
 from kettle.views import MethodView
 
 Message = dict[str, Any]
@@ -1808,3 +1809,29 @@ def test_the_server_sends_with_no_context_active(
     if with_teardown:
         expected = "v" if route == "/text" else None
         assert events == [f"teardown after 2 sends, g={expected}"]
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["plain", "with-session"])
+def test_response_header_names_go_out_lower_cased_with_their_values(
+    app: Kettle, session: bool
+) -> None:
+    app.secret_key = "k"
+
+    @app.get("/")
+    async def index() -> Response:
+        if session:
+            kettle_session["n"] = 1
+        response = Response("ok")
+        response.headers.set("content-TYPE", "text/plain; charset=utf-8")
+        response.headers["X-Mixed-Case"] = "caf\u00e9"
+        response.headers.add("Vary", "Accept")
+        return response
+
+    exchange = run_http(app, http_scope("/"))
+    names = [name for name, _ in exchange.start["headers"]]
+    assert names == [name.lower() for name in names]
+    assert exchange.headers["content-type"] == "text/plain; charset=utf-8"
+    assert exchange.headers["x-mixed-case"] == "caf\u00e9"  # latin-1 on the wire
+    assert exchange.headers["content-length"] == "2"
+    assert ("set-cookie" in exchange.headers) is session
+    assert exchange.headers["vary"] == ("Accept, Cookie" if session else "Accept")

@@ -30,21 +30,25 @@ def serve_wsgi(
     error: BaseException | None = None
     try:
         response = run_request(app, ctx)
-        direct = type(response) is tuple
-        if not direct:
-            _keep_context_while_streaming(app, response)  # type: ignore[arg-type]
+        if not isinstance(response, tuple) and type(response.response) is not list:
+            # A streamed body (a buffered one is a list).
+            _keep_context_while_streaming(app, response)
         preserve = environ.get(PRESERVE_CONTEXT_KEY)
         if preserve is not None:
             ctx.retain()
             preserve(ctx)
-        if direct:  # a DirectResponse
-            body, content_type = response  # type: ignore[misc]
+        if isinstance(response, tuple):  # a DirectResponse
+            body, content_type = response
             start_response(
                 "200 OK",
                 [("Content-Type", content_type), ("Content-Length", str(len(body)))],
             )
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-        return _write(response, environ, start_response)  # type: ignore[arg-type]
+        parts = buffered_parts(response, environ["REQUEST_METHOD"])
+        if parts is not None:
+            start_response(parts[0], parts[1])
+            return parts[2]
+        return response(environ, start_response)
     except BaseException as e:
         error = e
         raise
@@ -64,8 +68,6 @@ def _keep_context_while_streaming(app: Kettle, response: Response) -> None:
     generator using ``request`` or ``g`` would find no context (as in Flask).
     """
     body = response.response
-    if type(body) is list:  # PERF: the usual buffered body; skip the ABC check
-        return
     if isinstance(body, AsyncIterable):
         # As under ASGI: iterated on this thread's loop.
         response.response = stream_with_context(_iterate_async(app, body))
@@ -90,17 +92,6 @@ def _iterate_async(app: Kettle, body: AsyncIterable[Any]) -> Iterator[Any]:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             app._loops.run(aclose())
-
-
-def _write(
-    response: Response, environ: WSGIEnvironment, start_response: StartResponse
-) -> Iterable[bytes]:
-    parts = buffered_parts(response, environ["REQUEST_METHOD"])
-    if parts is not None:
-        status, headers, body = parts
-        start_response(status, headers)
-        return body
-    return response(environ, start_response)
 
 
 def run_dev_server(
