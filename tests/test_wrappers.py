@@ -583,3 +583,40 @@ def test_a_request_class_overriding_close_is_closed_at_teardown(app: Kettle) -> 
     assert closed == ["/c", "/t"]
     assert ClosingRequest._close_at_teardown is True
     assert Request._close_at_teardown is False
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain; x=1"])
+def test_plain_response_maker_equals_the_constructor(content_type: str) -> None:
+    made = Response._plain(b'{"a": 1}\n', content_type)
+    built = Response(b'{"a": 1}\n', content_type=content_type)
+    assert set(vars(made)) == set(vars(built))
+    for name, value in vars(built).items():
+        if name == "headers":
+            assert made.headers.to_wsgi_list() == value.to_wsgi_list()
+        else:
+            assert vars(made)[name] == value, name
+
+
+def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:
+    with pytest.raises(ValueError, match="newline"):
+        Response._plain(b"{}", "application/json\r\nX-Injected: 1")
+    with pytest.raises(ValueError, match="newline"):
+        Response(b"{}", content_type="application/json\nX-Injected: 1")
+
+
+def test_jsonify_with_a_custom_response_class_uses_it() -> None:
+    class Custom(Response):
+        pass
+
+    app = Kettle(__name__)
+    app.response_class = Custom
+    with app.app_context():
+        from kettle import jsonify
+
+        made = jsonify({"a": 1})
+    assert type(made) is Custom
+    assert made.get_data() == b'{"a":1}\n'
+    assert made.headers.to_wsgi_list() == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", "8"),
+    ]

@@ -600,21 +600,21 @@ class Response(_WerkzeugResponse):
         data: bytes = response.encode() if body_type is str else response
         items: list[tuple[str, str]] = []
         if content_type is not None:
-            if "\n" in content_type or "\r" in content_type:
-                Headers().add("Content-Type", content_type)  # raises the usual error
+            _check_header_value(content_type)
             items.append(("Content-Type", content_type))
         if self.automatically_set_content_length:
             items.append(("Content-Length", str(len(data))))
-        self.headers = new_headers = Headers.__new__(Headers)
-        new_headers._list = items
-        if self.default_status == 200:
-            self._status = "200 OK"
-            self._status_code = 200
-        else:
-            self.status = self.default_status
-        self.direct_passthrough = False
-        self._on_close = []
-        self.response = [data]
+        _set_buffered(self, items, data)
+
+    @classmethod
+    def _plain(cls, data: bytes, content_type: str) -> Response:
+        # What Response(data, content_type=content_type) makes when cls is Response
+        # itself (not a subclass): for jsonify, without the constructor's checks.
+        _check_header_value(content_type)
+        response = cls.__new__(cls)
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+        _set_buffered(response, headers, data)
+        return response
 
     @property
     def json_module(self) -> Any:
@@ -626,6 +626,27 @@ class Response(_WerkzeugResponse):
     def max_cookie_size(self) -> int:  # type: ignore[override]
         """The largest cookie allowed without a warning, from ``MAX_COOKIE_SIZE``."""
         return _config_value("MAX_COOKIE_SIZE", 4093)  # type: ignore[no-any-return]
+
+
+def _check_header_value(value: str) -> None:
+    if "\n" in value or "\r" in value:
+        Headers().add("Content-Type", value)  # raises the usual error
+
+
+def _set_buffered(
+    response: Response, headers: list[tuple[str, str]], data: bytes
+) -> None:
+    # The state Werkzeug's constructor leaves for a bytes body and these headers.
+    response.headers = new_headers = Headers.__new__(Headers)
+    new_headers._list = headers
+    if response.default_status == 200:
+        response._status = "200 OK"
+        response._status_code = 200
+    else:
+        response.status = response.default_status
+    response.direct_passthrough = False
+    response._on_close = []
+    response.response = [data]
 
 
 class AwaitableBytes(bytes):

@@ -8,14 +8,12 @@ standard library's :mod:`json`, still knowing Kettle's extra types.
 from __future__ import annotations
 
 import json as _json
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from ..errors import UnboundProxyError
 from ..globals import _cv_app
+from ..wrappers import Response
 from .provider import DefaultJSONProvider
-
-if TYPE_CHECKING:
-    from ..wrappers import Response
 
 __all__ = ["dump", "dumps", "jsonify", "load", "loads"]
 
@@ -78,5 +76,8 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
     if default and len(args) == 1 and not kwargs:
         # PERF: what DefaultJSONProvider.response does, minus its argument handling.
         body, content_type = provider.encode_response(args[0])
-        return ctx.app.response_class(body, content_type=content_type)
+        cls = ctx.app.response_class
+        if cls is Response:
+            return Response._plain(body.encode(), content_type)
+        return cls(body, content_type=content_type)
     return provider.response(*args, **kwargs)
