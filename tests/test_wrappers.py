@@ -93,14 +93,16 @@ def test_fast_response_constructor_equals_werkzeugs(
         default_mimetype = "text/html"
         autocorrect_location_header = False
 
-    fast = Response(*args, **kwargs)
-    slow = Slow(*args, **kwargs)
-    assert set(vars(fast)) == set(vars(slow))
-    for name, value in vars(slow).items():
+    _assert_same_state(Response(*args, **kwargs), Slow(*args, **kwargs))
+
+
+def _assert_same_state(made: Any, expected: Any) -> None:
+    assert set(vars(made)) == set(vars(expected))
+    for name, value in vars(expected).items():
         if name == "headers":
-            assert fast.headers.to_wsgi_list() == value.to_wsgi_list()
+            assert made.headers.to_wsgi_list() == value.to_wsgi_list()
         else:
-            assert vars(fast)[name] == value, name
+            assert vars(made)[name] == value, name
 
 
 def test_response_constructor_general_case_still_works() -> None:
@@ -588,13 +590,7 @@ def test_a_request_class_overriding_close_is_closed_at_teardown(app: Kettle) -> 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain; x=1"])
 def test_plain_response_maker_equals_the_constructor(content_type: str) -> None:
     made = Response._plain(b'{"a": 1}\n', content_type)
-    built = Response(b'{"a": 1}\n', content_type=content_type)
-    assert set(vars(made)) == set(vars(built))
-    for name, value in vars(built).items():
-        if name == "headers":
-            assert made.headers.to_wsgi_list() == value.to_wsgi_list()
-        else:
-            assert vars(made)[name] == value, name
+    _assert_same_state(made, Response(b'{"a": 1}\n', content_type=content_type))
 
 
 def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:
