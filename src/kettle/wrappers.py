@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .typing import WSGIEnvironment
 
 __all__ = [
+    "OWN_HEADER_NAMES",
     "BodySource",
     "DirectResponse",
     "Request",
@@ -600,7 +601,7 @@ class Response(_WerkzeugResponse):
         data: bytes = response.encode() if body_type is str else response
         items: list[tuple[str, str]] = []
         if content_type is not None:
-            _check_header_value(content_type)
+            _check_content_type(content_type)
             items.append(("Content-Type", content_type))
         if self.automatically_set_content_length:
             items.append(("Content-Length", str(len(data))))
@@ -610,7 +611,7 @@ class Response(_WerkzeugResponse):
     def _plain(cls, data: bytes, content_type: str) -> Response:
         # What Response(data, content_type=content_type) makes when cls is Response
         # itself (not a subclass): for jsonify, without the constructor's checks.
-        _check_header_value(content_type)
+        _check_content_type(content_type)
         response = cls.__new__(cls)
         headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         _set_buffered(response, headers, data)
@@ -628,9 +629,9 @@ class Response(_WerkzeugResponse):
         return _config_value("MAX_COOKIE_SIZE", 4093)  # type: ignore[no-any-return]
 
 
-def _check_header_value(value: str) -> None:
+def _check_content_type(value: str) -> None:
     if "\n" in value or "\r" in value:
-        Headers().add("Content-Type", value)  # raises the usual error
+        Headers().add("Content-Type", value)  # raises Werkzeug's usual error
 
 
 def _set_buffered(
@@ -674,9 +675,12 @@ class AwaitableText(str):
 DirectResponse = tuple[bytes, str]
 
 
+#: The response header names Kettle itself writes, spelled as it writes them.
+OWN_HEADER_NAMES = ("Content-Type", "Content-Length", "Vary", "Set-Cookie")
+
 _ENTITY_REWRITES = frozenset(("location", "content-location"))
-# Names Kettle itself writes, spelled as it writes them, that need no closer look.
-_PLAIN_NAMES = frozenset(("Content-Type", "Vary", "Set-Cookie"))
+# Kettle's own names that need no closer look in is_plain_buffered.
+_PLAIN_NAMES = frozenset(OWN_HEADER_NAMES) - {"Content-Length"}
 
 
 def buffered_parts(

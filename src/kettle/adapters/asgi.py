@@ -10,7 +10,6 @@ that sees the request's context.
 from __future__ import annotations
 
 import asyncio
-import types
 from collections.abc import (
     AsyncIterable,
     Awaitable,
@@ -30,7 +29,13 @@ from ..dispatch import (
     view_step,
 )
 from ..teardown import has_teardown
-from ..wrappers import HTML_UTF8, DirectResponse, Response, is_plain_buffered
+from ..wrappers import (
+    HTML_UTF8,
+    OWN_HEADER_NAMES,
+    DirectResponse,
+    Response,
+    is_plain_buffered,
+)
 from .asgi_body import ASGIBody, ClientDisconnected, build_environ
 from .asgi_driver import RequestRunner, drive_async
 from .asgi_lifespan import serve_lifespan
@@ -53,13 +58,11 @@ PREREAD_LIMIT = 64 * 1024
 _NO_BODY = frozenset(("GET", "HEAD", "OPTIONS"))
 # The Content-Type of a view's str, encoded once.
 _HTML_UTF8_BYTES = HTML_UTF8.encode("latin-1")
-# Header names as Kettle writes them, and as ASGI sends them.
-_ENCODED_NAMES: Mapping[str, bytes] = types.MappingProxyType(
-    {
-        name: name.lower().encode("latin-1")
-        for name in ("Content-Type", "Content-Length", "Vary", "Set-Cookie")
-    }
-)
+# Kettle's own header names, as ASGI sends them. A constant table, never changed
+# (a plain dict: a mapping proxy's get() costs twice as much).
+_ENCODED_NAMES: Mapping[str, bytes] = {
+    name: name.lower().encode("latin-1") for name in OWN_HEADER_NAMES
+}
 
 
 class ASGIApp:
