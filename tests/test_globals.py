@@ -140,6 +140,62 @@ def test_g_belongs_to_its_context(app: Kettle) -> None:
         assert isinstance(ctx.g, AppCtxGlobals)
 
 
+def test_g_is_made_on_first_use_and_reads_alike_before(app: Kettle) -> None:
+    # Made only when something uses it; every way in sees the same fresh one.
+    for first_use in (
+        lambda: isinstance(g, AppCtxGlobals),
+        lambda: g.__class__ is AppCtxGlobals,
+        lambda: g.get("x") is None,
+        lambda: "x" not in g,
+        lambda: list(g) == [],
+        lambda: g.__dict__ == {},
+        lambda: repr(g).startswith("<kettle.g of"),
+    ):
+        with app.app_context() as ctx:
+            assert ctx._g is None
+            assert first_use()
+            assert ctx._g is not None
+            assert g._get_current_object() is ctx.g
+
+
+def test_g_set_through_the_context_is_what_the_proxy_reads(app: Kettle) -> None:
+    with app.app_context() as ctx:
+        mine = AppCtxGlobals()
+        mine.x = 1
+        ctx.g = mine
+        assert g.x == 1
+        assert g._get_current_object() is mine
+
+
+def test_g_of_a_falsy_globals_class_still_reads_and_stays_the_same(
+    app: Kettle,
+) -> None:
+    class Sized(AppCtxGlobals):
+        def __len__(self) -> int:
+            return 0  # falsy: the proxy asks for it again each time
+
+    app.app_ctx_globals_class = Sized
+    with app.app_context() as ctx:
+        g.x = 1
+        first = ctx.g
+        assert g.x == 1
+        assert g.get("x") == 1
+        assert ctx.g is first
+        assert isinstance(first, Sized)
+
+
+def test_a_request_that_never_uses_g_makes_none(app: Kettle) -> None:
+    seen: list[AppContext] = []
+
+    @app.get("/")
+    def index() -> str:
+        seen.append(app_ctx._get_current_object())
+        return "ok"
+
+    assert app.test_client().get("/").data == b"ok"
+    assert seen[0]._g is None
+
+
 def test_flask_name_of_globals_class() -> None:
     assert _AppCtxGlobals is AppCtxGlobals
 

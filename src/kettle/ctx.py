@@ -87,7 +87,7 @@ class AppCtxGlobals:
 
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
-        if ctx is not None and ctx.g is self:
+        if ctx is not None and ctx._g is self:
             return f"<kettle.g of {ctx.app.name!r}: {sorted(self.__dict__)}>"
         return f"<kettle.g {sorted(self.__dict__)}>"
 
@@ -111,20 +111,21 @@ class AppContext:
         "_after_request_functions",
         "_depth",
         "_exc",
-        "_flashes",
+        "_g",
         "_holds",
         "_lock",
-        "_pushed_at",
         "_request",
         "_response_hooks",
         "_session",
         "_token",
         "_torn_down",
-        "_url_adapter",
         "_websocket",
         "app",
-        "g",
     )
+    # PERF: seldom set, so defaults here rather than a store per context.
+    _url_adapter: MapAdapter | None = None
+    _flashes: list[Any] | None = None
+    _pushed_at: str | None = None
 
     def __init__(
         self,
@@ -134,19 +135,17 @@ class AppContext:
         session: SessionMixin | None = None,
     ) -> None:
         self.app = app
-        self.g: AppCtxGlobals = app.app_ctx_globals_class()
+        # PERF: made on first use (see the g property); most requests never use it.
+        self._g: AppCtxGlobals | None = None
         self._request = request
         self._session = session
-        self._url_adapter: MapAdapter | None = None
         self._websocket: Websocket | None = None
-        self._flashes: list[Any] | None = None
         self._after_request_functions: list[AfterRequestCallable] = []
         # Called with the final response, after everything else saw it (used by
         # kettle.celery to send a request's jobs only once nothing can fail).
         self._response_hooks: list[AfterRequestCallable] | None = None
         self._token: contextvars.Token[AppContext] | None = None
         self._depth = 0
-        self._pushed_at: str | None = None
         self._holds = 0
         self._torn_down = False
         self._exc: BaseException | None = None
@@ -197,6 +196,18 @@ class AppContext:
             session = interface.make_null_session(self.app)
         self._session = session
         return session
+
+    @property
+    def g(self) -> AppCtxGlobals:
+        """This context's ``g`` namespace (``app.app_ctx_globals_class``)."""
+        g = self._g
+        if g is None:
+            g = self._g = self.app.app_ctx_globals_class()
+        return g
+
+    @g.setter
+    def g(self, namespace: AppCtxGlobals) -> None:
+        self._g = namespace
 
     @property
     def url_adapter(self) -> MapAdapter | None:

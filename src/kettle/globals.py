@@ -140,7 +140,8 @@ current_app: Kettle = cast(
     make_proxy("current_app", _resolve_app, get_ctx=_get_ctx, field="app"),
 )
 g: AppCtxGlobals = cast(
-    "AppCtxGlobals", make_proxy("g", _resolve_g, get_ctx=_get_ctx, field="g")
+    "AppCtxGlobals",
+    make_proxy("g", _resolve_g, get_ctx=_get_ctx, field="_g", lazy=True),
 )
 request: Request = cast(
     "Request",

@@ -179,11 +179,12 @@ del _name, _op, _unary
 # PERF: ``_get_current_object`` is answered only when the target has no attribute of
 # that name: checking for it before every read cost a tenth of the read. The
 # targets (app, request, g) have none, and AppCtxGlobals, whose subclasses may
-# answer any name, defines it as itself.
+# answer any name, defines it as itself. A field made on first use is None until
+# then (or whenever its target is falsy): ``resolve()`` makes it.
 _FIELD_GETATTRIBUTE = """
 def __getattribute__(self, attr):
     try:
-        return getattr(get_ctx().{field}, attr)
+        return getattr(get_ctx().{field}{or_make}, attr)
     except (LookupError, AttributeError):
         # No context, no {field} in it, or the target itself raised: tell them apart
         # only now, off the fast path.
@@ -220,7 +221,7 @@ def _generic_getattribute(resolve: Resolver) -> Callable[[ContextProxy, str], An
 
 
 def _field_getattribute(
-    resolve: Resolver, get_ctx: Callable[[Any], Any], field: str
+    resolve: Resolver, get_ctx: Callable[[Any], Any], field: str, lazy: bool
 ) -> Callable[[ContextProxy, str], Any]:
     if not field.isidentifier():
         raise ValueError(f"{field!r} is not an attribute name")
@@ -230,7 +231,8 @@ def _field_getattribute(
         "unbound_getattr": _generic_getattribute(resolve),
         "GET_CURRENT_OBJECT": _GET_CURRENT_OBJECT,
     }
-    exec(_FIELD_GETATTRIBUTE.format(field=field), namespace)
+    or_make = " or resolve()" if lazy else ""
+    exec(_FIELD_GETATTRIBUTE.format(field=field, or_make=or_make), namespace)
     return namespace["__getattribute__"]  # type: ignore[no-any-return]
 
 
@@ -240,16 +242,18 @@ def make_proxy(
     *,
     get_ctx: Callable[[Any], Any] | None = None,
     field: str | None = None,
+    lazy: bool = False,
 ) -> ContextProxy:
     """Build a proxy named ``name`` whose target is what ``resolve()`` returns.
 
     ``resolve`` raises a ``RuntimeError`` that says what to do when no suitable
     context is active. When the target is simply ``get_ctx(None).<field>`` (None
     meaning "not available"), pass ``get_ctx`` and ``field`` too: attribute reads
-    then take a generated fast path that does the lookup inline.
+    then take a generated fast path that does the lookup inline. With ``lazy``,
+    the field is None until ``resolve()`` makes its target.
     """
     if get_ctx is not None and field is not None:
-        getattribute = _field_getattribute(resolve, get_ctx, field)
+        getattribute = _field_getattribute(resolve, get_ctx, field, lazy)
     else:
         getattribute = _generic_getattribute(resolve)
 
