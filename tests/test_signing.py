@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from unittest import mock
 
@@ -11,7 +12,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from kettle import Kettle
 from kettle.json.tag import TaggedJSONSerializer
-from kettle.signing import CookieCodec
+from kettle.signing import CookieCodec, _KeyedHMAC
 
 SALT = "cookie-session"
 
@@ -49,7 +50,18 @@ def test_same_cookie_as_itsdangerous(value: dict) -> None:
     assert codec(["secret"]).loads(theirs) == value
 
 
-@pytest.mark.parametrize("digest", ["sha1", "sha256"])
+@pytest.mark.parametrize("digest", ["sha1", "sha256", "sha512", "sha3_256", "blake2b"])
+@pytest.mark.parametrize("key_length", [0, 1, 20, 64, 65, 128, 129, 300])
+def test_keyed_hmac_is_the_standard_hmac(digest: str, key_length: int) -> None:
+    # Keys shorter than, equal to and longer than every block size (64 to 136).
+    key = bytes((i * 31 + 7) % 256 for i in range(key_length))
+    keyed = _KeyedHMAC(key, digest)
+    for message in (b"", b"payload.stamp", bytes(range(256)) * 3):
+        assert keyed.sign(message) == hmac.digest(key, message, digest)
+    assert keyed.sign(b"again") == keyed.sign(b"again")  # the states are copied
+
+
+@pytest.mark.parametrize("digest", ["sha1", "sha256", "sha512"])
 def test_other_digests_match(digest: str) -> None:
     now = 1_700_000_000
     with mock.patch("time.time", return_value=now):
