@@ -327,12 +327,17 @@ class AppContext:
         # PERF: once per request; _let_go and _deactivate written out for this case.
         if not self._unwind():
             return
-        with self._lock:
+        # PERF: acquire/release, not `with`: a with statement costs twice as much.
+        lock = self._lock
+        lock.acquire()
+        try:
             if exc is not None and self._exc is None:
                 self._exc = exc
             self._holds -= 1
             if not self._holds:
                 self._torn_down = True
+        finally:
+            lock.release()
         token = self._token
         self._token = None
         _cv_app.reset(token)  # type: ignore[arg-type]
@@ -483,7 +488,9 @@ class AppContext:
 
     def _let_go(self, exc: BaseException | None) -> bool:
         """Drop one hold; True when that was the last one and teardown is due."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # PERF: as in _pop_bare
+        try:
             if exc is not None and self._exc is None:
                 self._exc = exc
             self._holds -= 1
@@ -491,6 +498,8 @@ class AppContext:
                 return False
             self._torn_down = True
             return True
+        finally:
+            lock.release()
 
     def run(self, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``func`` with this context active and held, wherever it is called from.
