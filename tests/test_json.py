@@ -139,6 +139,26 @@ def test_response_follows_debug_and_compact_changes() -> None:
     assert app.json.response(a=1).get_data(as_text=True) == '{\n  "a": 1\n}\n'
 
 
+def test_encode_response_follows_every_setting_between_calls() -> None:
+    app = Kettle(__name__)
+    provider = app.json
+    assert provider.encode_response({"b": "é", "a": 1}) == (
+        '{"a":1,"b":"\\u00e9"}\n',
+        "application/json",
+    )
+    provider.sort_keys = False
+    assert provider.encode_response({"b": 1, "a": 2})[0] == '{"b":1,"a":2}\n'
+    provider.ensure_ascii = False
+    assert provider.encode_response({"b": "é"})[0] == '{"b":"é"}\n'
+    provider.default = lambda obj: "custom"  # type: ignore[method-assign]
+    assert provider.encode_response({"x": object()})[0] == '{"x":"custom"}\n'
+    app.debug = True  # compact None: indented in debug mode
+    assert provider.encode_response({"a": 1})[0] == '{\n  "a": 1\n}\n'
+    app.debug = False
+    provider.mimetype = "application/vnd.api+json"
+    assert provider.encode_response([1]) == ("[1]\n", "application/vnd.api+json")
+
+
 def test_response_argument_shapes(provider: DefaultJSONProvider) -> None:
     def body(*args: Any, **kwargs: Any) -> Any:
         return json.loads(provider.response(*args, **kwargs).get_data())

@@ -698,7 +698,8 @@ def buffered_parts(
     if not is_plain_buffered(response):
         return None
     body: list[bytes] = [] if method == "HEAD" else response.response  # type: ignore[assignment]
-    return response.status, response.headers._list.copy(), body
+    # _status: the status property's own field (the type is Response itself).
+    return response._status, response.headers._list.copy(), body
 
 
 def is_plain_buffered(response: Response) -> bool:

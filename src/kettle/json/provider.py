@@ -116,7 +116,8 @@ class DefaultJSONProvider(JSONProvider):
     def __init__(self, app: Kettle) -> None:
         super().__init__(app)
         self._dumps_cache: tuple[tuple[Any, ...], _Encode] | None = None
-        self._response_cache: tuple[tuple[Any, ...], _Encode] | None = None
+        # (default, ensure_ascii, sort_keys, compact, encode)
+        self._response_cache: tuple[Any, bool, bool, bool, _Encode] | None = None
         self._content_type_cache: tuple[str, str] = ("", "")
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
@@ -162,14 +163,31 @@ class DefaultJSONProvider(JSONProvider):
         """
         compact = self.compact
         if compact is None:
-            compact = not self._app.debug
+            compact = not self._app_debug()
         if type(self).dumps is not DefaultJSONProvider.dumps:
             return self._dumps_override(value, compact), self._content_type()
-        key = (self.default, self.ensure_ascii, self.sort_keys, compact)
+        # PERF: the settings compared one by one; a key tuple cost twice as much.
         cached = self._response_cache
-        if cached is None or cached[0] != key:
-            cached = self._response_cache = (key, _compile_for_response(key))
-        return cached[1](value) + "\n", self._content_type()
+        if (
+            cached is None
+            or cached[0] is not self.default
+            or cached[1] != self.ensure_ascii
+            or cached[2] != self.sort_keys
+            or cached[3] != compact
+        ):
+            key = (self.default, self.ensure_ascii, self.sort_keys, compact)
+            cached = self._response_cache = (*key, _compile_for_response(key))
+        mimetype = self.mimetype
+        content_type = self._content_type_cache
+        if content_type[0] != mimetype:
+            return cached[4](value) + "\n", self._content_type()
+        return cached[4](value) + "\n", content_type[1]
+
+    def _app_debug(self) -> bool:
+        try:
+            return self._app._debug  # PERF: the debug property's own field
+        except AttributeError:  # an app-like object other than a Kettle
+            return bool(self._app.debug)
 
     def _dumps_override(self, value: Any, compact: bool) -> str:
         if compact:
