@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -21,19 +22,27 @@ T = TypeVar("T")
 class _LoopHolder:
     """Owns one thread's loop; closing it when the thread's locals are dropped."""
 
-    __slots__ = ("loop",)
+    __slots__ = ("__weakref__", "_closer", "loop")
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # A finalizer rather than __del__: it holds the loop itself, so when the
+        # holder is collected with a reference cycle (an app's locals), the loop and
+        # its self-pipe sockets are still intact when it closes them; the collector
+        # would otherwise finalize the sockets first, in any order.
+        self._closer = weakref.finalize(self, _close_loop, self.loop)
 
-    def __del__(self) -> None:
-        loop = self.loop
-        if not loop.is_closed() and not loop.is_running():
-            # Collected while another loop runs in this thread (an ASGI server's):
-            # this loop cannot run any more there; just close it.
-            if asyncio._get_running_loop() is None:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+    def close(self) -> None:
+        self._closer()
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed() and not loop.is_running():
+        # Collected while another loop runs in this thread (an ASGI server's):
+        # this loop cannot run any more there; just close it.
+        if asyncio._get_running_loop() is None:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 class ThreadLoops(threading.local):
@@ -102,4 +111,4 @@ class ThreadLoops(threading.local):
         holder = self.holder
         if holder is not None:
             self.holder = None
-            holder.__del__()
+            holder.close()
