@@ -210,6 +210,10 @@ class Request(_WerkzeugRequest):
         if not path.isascii():
             path = _decode_wsgi(path)
         self.path = "/" + path.lstrip("/")
+        # PERF: read on every request before routing sets them; a class default read
+        # through the instance costs twice a store.
+        self.url_rule = None
+        self.routing_exception = None
 
     @classmethod
     def from_parts(
@@ -244,6 +248,8 @@ class Request(_WerkzeugRequest):
         request.query_string = query_string
         request.remote_addr = remote_addr
         request.shallow = False
+        request.url_rule = None  # PERF: as in __init__
+        request.routing_exception = None
         if type(source) is tuple:
             request._body_parts = source
         else:
