@@ -163,7 +163,10 @@ class DefaultJSONProvider(JSONProvider):
         """
         compact = self.compact
         if compact is None:
-            compact = not self._app_debug()
+            try:
+                compact = not self._app._debug  # PERF: the debug property's field
+            except AttributeError:  # an app-like object other than a Kettle
+                compact = not self._app.debug
         if type(self).dumps is not DefaultJSONProvider.dumps:
             return self._dumps_override(value, compact), self._content_type()
         # PERF: the settings compared one by one; a key tuple cost twice as much.
@@ -182,12 +185,6 @@ class DefaultJSONProvider(JSONProvider):
         if content_type[0] != mimetype:
             return cached[4](value) + "\n", self._content_type()
         return cached[4](value) + "\n", content_type[1]
-
-    def _app_debug(self) -> bool:
-        try:
-            return self._app._debug  # PERF: the debug property's own field
-        except AttributeError:  # an app-like object other than a Kettle
-            return bool(self._app.debug)
 
     def _dumps_override(self, value: Any, compact: bool) -> str:
         if compact:
