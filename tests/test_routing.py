@@ -54,6 +54,7 @@ def varied_app() -> Kettle:
     _add(app, "/u/<name>", "u")
     _add(app, "/u/<name>/", "u_slash")
     _add(app, "/mixed/<a>-<b>", "mixed")
+    _add(app, "/pair/<int:z>/<name>/<float(signed=True):a>", "pair")
     _add(app, "/num/<int:n>", "num_int")
     _add(app, "/num/<float:n>", "num_float")
     _add(app, "/page/", "page", defaults={"n": 1})
@@ -87,6 +88,8 @@ VARIED_PATHS = [
     "/loose-dir/",
     "/loose-dir",
     "/users/5",
+    "/pair/3/x/-1.5",
+    "/pair/3/x/1",
     "/users/05",
     "/users/5/",
     "/users/-5",
@@ -308,10 +311,9 @@ def test_fast_matcher_answers_only_what_werkzeug_would(
         fast = matcher.match(app.request_class(environ).path, method)
         if fast is not None:
             rule, values = fast
-            assert ("match", rule, values) == werkzeug_outcome(app, environ), (
-                method,
-                path,
-            )
+            expected = werkzeug_outcome(app, environ)
+            assert ("match", rule, values) == expected, (method, path)
+            assert list(values) == list(expected[2]), "view_args in Werkzeug's order"
 
 
 @pytest.mark.parametrize(
@@ -324,6 +326,7 @@ def test_fast_matcher_answers_only_what_werkzeug_would(
         ("varied", "/files/a/b/c.txt", "files", {"filepath": "a/b/c.txt"}),
         ("varied", f"/items/{uuid.UUID(int=7)}", "item", {"item_id": uuid.UUID(int=7)}),
         ("varied", "/lang/fr/home", "lang_home", {"lang": "fr"}),
+        ("varied", "/pair/3/x/-1.5", "pair", {"z": 3, "name": "x", "a": -1.5}),
         ("varied", "/users/bob/profile", "user_profile", {"name": "bob"}),
         ("shadow", "/zzz/", "name_slash", {"name": "zzz"}),
         ("thousand", "/static399", "static399", {}),
@@ -340,6 +343,7 @@ def test_fast_matcher_answers_unambiguous_paths_itself(
     assert hit is not None
     assert hit[0].endpoint == endpoint
     assert hit[1] == values
+    assert list(hit[1]) == list(values)  # in the order of the path
 
 
 @pytest.mark.parametrize(

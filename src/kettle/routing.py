@@ -30,16 +30,27 @@ _PLACEHOLDER = re.compile(r"<(?:[^>:]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>|<[^>]*>")
 class _DynamicRule:
     """One rule with converters, compiled to a regex over the whole path."""
 
-    __slots__ = ("converters", "eligible", "pattern", "rule", "trailing_slash")
+    __slots__ = (
+        "eligible",
+        "params",
+        "pattern",
+        "rule",
+        "slash_group",
+        "trailing_slash",
+    )
 
     def __init__(self, rule: Rule, pattern: re.Pattern[str], eligible: bool) -> None:
         self.rule = rule
         self.pattern = pattern
         self.eligible = eligible
         self.trailing_slash = rule.rule.endswith("/")
-        self.converters: dict[str, Callable[[str], Any] | None] = {
-            name: _to_python(converter) for name, converter in rule._converters.items()
-        }
+        # The last group holds the optional trailing slash.
+        self.slash_group = pattern.groups
+        # (name, to_python) in the order the variables appear in the path.
+        names = sorted(pattern.groupindex, key=pattern.groupindex.__getitem__)
+        self.params: tuple[tuple[str, Callable[[str], Any] | None], ...] = tuple(
+            (name, _to_python(rule._converters[name])) for name in names
+        )
 
 
 def _to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
@@ -157,7 +168,7 @@ class FastMatcher:
             # ahead of any dynamic rule; Werkzeug decides.
             return None
         found: _DynamicRule | None = None
-        values: dict[str, str] = {}
+        match: re.Match[str] | None = None
         candidates = self._dynamic.get(path[1:].partition("/")[0], self._wildcard)
         for candidate in candidates:
             m = candidate.pattern.match(path)
@@ -165,25 +176,18 @@ class FastMatcher:
                 continue
             if (
                 found is not None
-                or bool(m.group(m.re.groups)) != candidate.trailing_slash
+                or bool(m[candidate.slash_group]) != candidate.trailing_slash
             ):
                 return None
             found = candidate
-            values = m.groupdict()
+            match = m
         if found is None or not found.eligible or method not in found.rule.methods:  # type: ignore[operator]
             return None
-        return self._convert(found, values)
-
-    @staticmethod
-    def _convert(
-        found: _DynamicRule, values: dict[str, str]
-    ) -> tuple[Rule, dict[str, Any]] | None:
-        converters = found.converters
+        values: dict[str, Any] = {}
         try:
-            for name, value in values.items():
-                to_python = converters[name]
-                if to_python is not None:
-                    values[name] = to_python(value)
+            for name, to_python in found.params:
+                value = match[name]  # type: ignore[index]  # set with found
+                values[name] = value if to_python is None else to_python(value)
         except ValidationError:
             return None
         return found.rule, values
