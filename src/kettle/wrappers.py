@@ -157,6 +157,26 @@ def _multi_dict(cls: type[Any], pairs: list[tuple[str, str]]) -> Any:
     return result
 
 
+def _plain_query_dict(cls: type[Any], query: str) -> Any:
+    """``cls`` filled from a query string with nothing to decode, as Werkzeug fills
+    it: empty parts skipped, a part without ``=`` kept with an empty value."""
+    if cls is not ImmutableMultiDict and cls is not MultiDict:
+        return cls([part.partition("=")[::2] for part in query.split("&") if part])
+    # PERF: the lists built in one pass, with no list of pairs in between.
+    lists: dict[str, list[str]] = {}
+    for part in query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            found = lists.get(name)
+            if found is None:
+                lists[name] = [value]
+            else:
+                found.append(value)
+    result = dict.__new__(cls)
+    dict.__init__(result, lists)
+    return result
+
+
 def _config_value(key: str, default: Any) -> Any:
     ctx = _cv_app.get(None)
     if ctx is None:
@@ -337,8 +357,7 @@ class Request(_WerkzeugRequest):
         query = self.query_string.decode("latin-1")
         # PERF: a plain ASCII query needs no decoding; split it directly.
         if query.isascii() and "%" not in query and "+" not in query:
-            pairs = [part.partition("=")[::2] for part in query.split("&") if part]
-            return _multi_dict(self.parameter_storage_class, pairs)  # type: ignore[no-any-return]
+            return _plain_query_dict(self.parameter_storage_class, query)  # type: ignore[no-any-return]
         return super().args
 
     def get_data(
