@@ -324,8 +324,11 @@ class AppContext:
 
     def _pop_bare(self, exc: BaseException | None = None) -> None:
         """:meth:`pop` for a context whose teardown calls nothing (see has_teardown)."""
-        # PERF: once per request; _let_go and _deactivate written out for this case.
-        if not self._unwind():
+        # PERF: once per request; _unwind's usual case, _let_go and _deactivate
+        # written out for this case.
+        if self._depth == 1 and self._token is not None and _cv_app.get(None) is self:
+            self._depth = 0
+        elif not self._unwind():
             return
         # PERF: acquire/release, not `with`: a with statement costs twice as much.
         lock = self._lock
