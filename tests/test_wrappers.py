@@ -598,6 +598,11 @@ def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:
         Response._plain(b"{}", "application/json\r\nX-Injected: 1")
     with pytest.raises(ValueError, match="newline"):
         Response(b"{}", content_type="application/json\nX-Injected: 1")
+    for alone in ("\r", "\n"):  # either character alone is refused too
+        with pytest.raises(ValueError, match="newline"):
+            Response._plain(b"{}", f"application/json{alone}X-Injected: 1")
+        with pytest.raises(ValueError, match="newline"):
+            Response(b"{}", content_type=f"application/json{alone}X-Injected: 1")
 
 
 def test_jsonify_with_a_custom_response_class_uses_it() -> None:
