@@ -3,10 +3,9 @@
 With nothing to run before the view (no URL value preprocessor, before-request
 function or ``request_started`` receiver) and a matched URL,
 ``dispatch.start_request`` hands the view's step to the driver, which calls the view
-itself instead of driving the pipeline (see ``dispatch.run_request`` and the ASGI
-adapter's ``serve_http``). Under ASGI an ``async def`` view takes the shortcut only
-once it is known to be async, so its first request still goes through
-``drive_async``.
+itself instead of driving the pipeline (see ``dispatch.run_request`` and
+``ASGIApp.__call__``). Under ASGI an ``async def`` view takes the shortcut only once
+it is known to be async, so its first request still goes through ``drive_async``.
 
 With only app-wide before-request functions, it hands their list to the driver,
 which calls them and then the view (under ASGI, once all are known to be async).
@@ -461,7 +460,7 @@ def drive_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original_drive = dispatch.drive
     original_drive_async = asgi_driver.drive_async
-    # serve_http calls the name it imported.
+    # ASGIApp.__call__ calls the name it imported.
     assert asgi_adapter.drive_async is original_drive_async  # type: ignore[attr-defined]
 
     def counting_drive(app: Kettle, pipeline: Any) -> Any:

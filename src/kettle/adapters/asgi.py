@@ -45,7 +45,7 @@ from .asgi_websocket import serve_websocket
 if TYPE_CHECKING:
     from ..app import Kettle
 
-__all__ = ["ASGIApp", "build_environ", "serve_http"]
+__all__ = ["ASGIApp", "build_environ"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -87,10 +87,80 @@ class ASGIApp:
             thread.release()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._serve_other(scope, receive, send)
+            return
+        # PERF: an HTTP request is served in this coroutine, not in one it awaits:
+        # one coroutine object and frame less per request.
+        app = self.app
+        threads = self.threads
+        loop = asyncio.get_running_loop()  # for sync code reading the body in a thread
+        limit = app._max_content_length  # config MAX_CONTENT_LENGTH
+        if scope["method"] in _NO_BODY:
+            # PERF: a GET seldom has a body: its body object is made if it is read.
+            ctx = make_context(app, scope, (ASGIBody, scope, receive, loop, limit))
+        else:
+            body = ASGIBody(scope, receive, loop, limit)
+            ctx = make_context(app, scope, body)
+            await _preread(app, scope, body)
+        error: BaseException | None = None
+        # PERF: made when sync code or a teardown must run; an async view answering
+        # with a plain response needs none.
+        thread: RequestRunner | None = None
+        try:
+            first: Any = start_request(app, ctx)
+            if type(first) is list:
+                first = await _run_before_inline(app, ctx, first)
+            if type(first) is tuple:
+                if app._async_callables.get(first[0]):
+                    # PERF: an async view that is the only step (and was seen before) is
+                    # awaited here, without the pipeline.
+                    func, args, kwargs = first
+                    try:
+                        rv = await func(*args, **kwargs)
+                    except Exception as e:
+                        first = after_view(app, ctx, None, e)
+                    else:
+                        first = view_returned(app, ctx, rv)
+                else:
+                    first = run_view(app, ctx, first)
+            if type(first) is GeneratorType:
+                thread = RequestRunner(app, threads)
+                response = await drive_async(app, first, thread)
+            else:
+                response = first
+            messages = _plain_messages(response, scope["method"])
+            if messages is None and response.is_sequence:
+                messages = _sequence_messages(response, ctx.request.environ)
+            if messages is None:
+                thread = thread or RequestRunner(app, threads)
+                await send_response(app, response, ctx, send, thread)
+            elif not has_teardown(app, ctx):
+                # No user code runs at teardown: end the context, then send. While it
+                # sends, the server schedules callbacks (a keep-alive timer) that copy
+                # the current context variables; an active context would stay alive in
+                # them, with its request, until the connection's next request.
+                ctx._pop_bare()
+                await send(messages[0])
+                await send(messages[1])
+            else:
+                thread = thread or RequestRunner(app, threads)
+                await _send_with_context_held(ctx, messages, send, thread)
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            try:
+                if ctx._token is not None:  # still pushed
+                    thread = thread or RequestRunner(app, threads)
+                    await ctx.apop(error, run_steps=thread.run_steps)
+            finally:
+                if thread is not None and thread._worker is not None:
+                    thread.release()
+
+    async def _serve_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await serve_http(self.app, scope, receive, send, self.threads)
-        elif kind == "websocket":
+        if kind == "websocket":
             await serve_websocket(self.app, scope, receive, send, self.threads)
         elif kind == "lifespan":
             await serve_lifespan(self.app, receive, send, self.threads)
@@ -136,79 +206,6 @@ def make_context(
         body,
     )
     return AppContext(app, request=request)
-
-
-async def serve_http(
-    app: Kettle,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    threads: ThreadPool,
-) -> None:
-    """Handle one HTTP request with ``app``; its sync code runs in one thread."""
-    loop = asyncio.get_running_loop()  # for sync code reading the body in a thread
-    limit = app._max_content_length  # config MAX_CONTENT_LENGTH
-    if scope["method"] in _NO_BODY:
-        # PERF: a GET seldom has a body: its body object is made if it is read.
-        ctx = make_context(app, scope, (ASGIBody, scope, receive, loop, limit))
-    else:
-        body = ASGIBody(scope, receive, loop, limit)
-        ctx = make_context(app, scope, body)
-        await _preread(app, scope, body)
-    error: BaseException | None = None
-    # PERF: made when sync code or a teardown must run; an async view answering
-    # with a plain response needs none.
-    thread: RequestRunner | None = None
-    try:
-        first: Any = start_request(app, ctx)
-        if type(first) is list:
-            first = await _run_before_inline(app, ctx, first)
-        if type(first) is tuple:
-            if app._async_callables.get(first[0]):
-                # PERF: an async view that is the only step (and was seen before) is
-                # awaited here, without the pipeline.
-                func, args, kwargs = first
-                try:
-                    rv = await func(*args, **kwargs)
-                except Exception as e:
-                    first = after_view(app, ctx, None, e)
-                else:
-                    first = view_returned(app, ctx, rv)
-            else:
-                first = run_view(app, ctx, first)
-        if type(first) is GeneratorType:
-            thread = RequestRunner(app, threads)
-            response = await drive_async(app, first, thread)
-        else:
-            response = first
-        messages = _plain_messages(response, scope["method"])
-        if messages is None and response.is_sequence:
-            messages = _sequence_messages(response, ctx.request.environ)
-        if messages is None:
-            thread = thread or RequestRunner(app, threads)
-            await send_response(app, response, ctx, send, thread)
-        elif not has_teardown(app, ctx):
-            # No user code runs at teardown: end the context, then send. While it
-            # sends, the server schedules callbacks (a keep-alive timer) that copy
-            # the current context variables; an active context would stay alive in
-            # them, with its request, until the connection's next request.
-            ctx._pop_bare()
-            await send(messages[0])
-            await send(messages[1])
-        else:
-            thread = thread or RequestRunner(app, threads)
-            await _send_with_context_held(ctx, messages, send, thread)
-    except BaseException as e:
-        error = e
-        raise
-    finally:
-        try:
-            if ctx._token is not None:  # still pushed
-                thread = thread or RequestRunner(app, threads)
-                await ctx.apop(error, run_steps=thread.run_steps)
-        finally:
-            if thread is not None and thread._worker is not None:
-                thread.release()
 
 
 async def _run_before_inline(
