@@ -117,7 +117,8 @@ class ASGIApp:
                     # awaited here, without the pipeline.
                     func, args, kwargs = first
                     try:
-                        rv = await func(*args, **kwargs)
+                        # PERF: as in dispatch.run_request.
+                        rv = await (func(*args, **kwargs) if args or kwargs else func())
                     except Exception as e:
                         first = after_view(app, ctx, None, e)
                     else:
