@@ -28,7 +28,7 @@ from kettle import (
     signals,
     stream_with_context,
 )
-from kettle.ctx import AppContext, AppCtxGlobals
+from kettle.ctx import AppContext, AppCtxGlobals, context_for_request
 from kettle.errors import ContextError, ContextPopError
 from kettle.globals import _cv_app
 from kettle.sessions import (
@@ -73,6 +73,25 @@ def test_app_context_request_and_session_are_keyword_only(app: Kettle) -> None:
         AppContext(app, req)  # type: ignore[misc]
     ctx = AppContext(app, request=req)
     assert ctx.request is req
+
+
+def test_context_for_request_is_the_class_call(app: Kettle) -> None:
+    # The adapters' constructor (no keyword argument) leaves the state the public
+    # one does, every slot, and an unpushed context.
+    req = app.request_class(EnvironBuilder("/").get_environ())
+    fast = context_for_request(app, req)
+    public = AppContext(app, request=req)
+    assert type(fast) is AppContext
+    for name in AppContext.__slots__:
+        if name in ("__dict__", "__weakref__"):
+            continue
+        value = getattr(fast, name)
+        assert value == getattr(public, name), name
+        if name == "_after_request_functions":
+            assert value is not public._after_request_functions  # one list each
+    assert fast.request is req and fast._token is None
+    with fast:
+        assert kettle.request._get_current_object() is req  # type: ignore[attr-defined]
 
 
 def test_app_context_holds_app_and_fresh_g(app: Kettle) -> None:

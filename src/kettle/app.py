@@ -25,7 +25,7 @@ from .background import BackgroundWork
 from .blueprints import Blueprint
 from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
-from .ctx import AppContext, AppCtxGlobals
+from .ctx import AppContext, AppCtxGlobals, context_for_request
 from .errors import SetupError, raise_collected
 from .globals import _cv_app, g
 from .helpers import get_debug_flag
@@ -365,7 +365,7 @@ class Kettle(Scaffold):
 
     def request_context(self, environ: WSGIEnvironment) -> AppContext:
         """A new, unpushed context for the request described by ``environ``."""
-        return AppContext(self, request=self.request_class(environ))
+        return context_for_request(self, self.request_class(environ))
 
     def test_request_context(self, *args: Any, **kwargs: Any) -> AppContext:
         """A context for a request built from Werkzeug ``EnvironBuilder`` arguments."""

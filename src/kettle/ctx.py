@@ -16,6 +16,7 @@ import contextvars
 import functools
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
@@ -51,6 +52,7 @@ P = ParamSpec("P")
 StepRunner = Callable[[Iterator["Step"]], Awaitable[list[BaseException]]]
 R = TypeVar("R")
 _MISSING: Any = object()
+_new_object = object.__new__
 
 
 class AppCtxGlobals:
@@ -127,6 +129,21 @@ class AppContext:
     _flashes: list[Any] | None = None
     _pushed_at: str | None = None
 
+    # What each context holds; _fill sets them all.
+    app: Kettle
+    _g: AppCtxGlobals | None
+    _request: Request | None
+    _session: SessionMixin | None
+    _websocket: Websocket | None
+    _after_request_functions: list[AfterRequestCallable]
+    _response_hooks: list[AfterRequestCallable] | None
+    _token: contextvars.Token[AppContext] | None
+    _depth: int
+    _holds: int
+    _torn_down: bool
+    _exc: BaseException | None
+    _lock: threading.Lock
+
     def __init__(
         self,
         app: Kettle,
@@ -134,23 +151,7 @@ class AppContext:
         request: Request | None = None,
         session: SessionMixin | None = None,
     ) -> None:
-        self.app = app
-        # PERF: made on first use (see the g property); most requests never use it.
-        self._g: AppCtxGlobals | None = None
-        self._request = request
-        self._session = session
-        self._websocket: Websocket | None = None
-        self._after_request_functions: list[AfterRequestCallable] = []
-        # Called with the final response, after everything else saw it (used by
-        # kettle.celery to send a request's jobs only once nothing can fail).
-        self._response_hooks: list[AfterRequestCallable] | None = None
-        self._token: contextvars.Token[AppContext] | None = None
-        self._depth = 0
-        self._holds = 0
-        self._torn_down = False
-        self._exc: BaseException | None = None
-        # One lock per app: the sections it guards are a few instructions long.
-        self._lock = app._ctx_lock
+        _fill(self, app, request, session)
 
     @classmethod
     def from_environ(cls, app: Kettle, environ: WSGIEnvironment) -> AppContext:
@@ -599,6 +600,40 @@ def copy_current_request_context(f: Callable[P, R]) -> Callable[P, R]:
 
     weakref.finalize(wrapper, ctx.release)
     return wrapper
+
+
+def _fill(
+    ctx: AppContext,
+    app: Kettle,
+    request: Request | None,
+    session: SessionMixin | None,
+) -> None:
+    ctx.app = app
+    # PERF: made on first use (see the g property); most requests never use it.
+    ctx._g = None
+    ctx._request = request
+    ctx._session = session
+    ctx._websocket = None
+    ctx._after_request_functions = []
+    # Called with the final response, after everything else saw it (used by
+    # kettle.celery to send a request's jobs only once nothing can fail).
+    ctx._response_hooks = None
+    ctx._token = None
+    ctx._depth = 0
+    ctx._holds = 0
+    ctx._torn_down = False
+    ctx._exc = None
+    # One lock per app: the sections it guards are a few instructions long.
+    ctx._lock = app._ctx_lock
+
+
+def context_for_request(app: Kettle, request: Request) -> AppContext:
+    """A new, unpushed context for ``request``: ``AppContext(app, request=request)``."""
+    # PERF: once per request. A class call with a keyword argument builds a dict for
+    # it and takes it apart again: ~800 instructions more than this.
+    ctx: AppContext = _new_object(AppContext)
+    _fill(ctx, app, request, None)
+    return ctx
 
 
 #: Flask's name for a context made for a request; in Kettle, as in Flask 3.2, it is

@@ -20,7 +20,7 @@ from collections.abc import (
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
-from ..ctx import AppContext
+from ..ctx import AppContext, context_for_request
 from ..dispatch import (
     after_view,
     run_view,
@@ -206,7 +206,7 @@ def make_context(
         client[0] if client else None,
         body,
     )
-    return AppContext(app, request=request)
+    return context_for_request(app, request)
 
 
 async def _run_before_inline(
