@@ -525,6 +525,24 @@ def test_from_parts_normalizes_path_and_root_as_werkzeug_does(
     assert (Request(environ).path, Request(environ).root_path) == (want_path, want_root)
 
 
+def test_from_parts_makes_a_subclass_with_its_own_new() -> None:
+    # Kettle's Request is allocated directly; a subclass's __new__ is still called.
+    made: list[type[Any]] = []
+
+    class Counted(Request):
+        def __new__(cls, *args: Any, **kwargs: Any) -> Counted:
+            made.append(cls)
+            return super().__new__(cls)
+
+    args: tuple[Any, ...] = ("GET", "http", None, "", "/x", b"a=1", None, None)
+    request = Counted.from_parts(*args)
+    assert type(request) is Counted and made == [Counted]
+    assert (request.path, request.args["a"]) == ("/x", "1")
+    plain = Request.from_parts(*args)
+    assert type(plain) is Request and made == [Counted]
+    assert (plain.path, plain.args["a"]) == ("/x", "1")
+
+
 @pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
 def test_parsed_uploads_are_closed_when_the_request_ends(
     app: Kettle, adapter: str
