@@ -72,7 +72,11 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
             " `kettle.json.dumps()`."
         )
     provider = ctx.app.json
-    default = type(provider).response is DefaultJSONProvider.response
+    # PERF: the exact default class is recognized without looking up its method.
+    kind = type(provider)
+    default = (
+        kind is DefaultJSONProvider or kind.response is DefaultJSONProvider.response
+    )
     if default and len(args) == 1 and not kwargs:
         # PERF: what DefaultJSONProvider.response does, minus its argument handling.
         body, content_type = provider.encode_response(args[0])

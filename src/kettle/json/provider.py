@@ -167,7 +167,11 @@ class DefaultJSONProvider(JSONProvider):
                 compact = not self._app._debug  # PERF: the debug property's field
             except AttributeError:  # an app-like object other than a Kettle
                 compact = not self._app.debug
-        if type(self).dumps is not DefaultJSONProvider.dumps:
+        kind = type(self)  # PERF: the exact default class needs no method lookup
+        if (
+            kind is not DefaultJSONProvider
+            and kind.dumps is not DefaultJSONProvider.dumps
+        ):
             return self._dumps_override(value, compact), self._content_type()
         # PERF: the settings compared one by one; a key tuple cost twice as much.
         cached = self._response_cache
