@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from verdict import Target, markdown_table
+
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 APPS_MODULE = "loopback_apps"
@@ -651,28 +653,6 @@ def _cpu_ratio(mine: Cell | None, peer: Cell | None) -> str:
     return f"{_median(theirs) / _median(ours):.2f}x"
 
 
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = [
-        "| "
-        + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-        + " |",
-        "|"
-        + "|".join(
-            ("-" * (w + 1) + ":") if i in right else (":" + "-" * (w + 1))
-            for i, w in enumerate(widths)
-        )
-        + "|",
-    ]
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def results_table(pairs: list[tuple[Server, Subject]], results: Results) -> str:
     header = ["server", "framework"]
     for route in ROUTES:
@@ -690,7 +670,7 @@ def results_table(pairs: list[tuple[Server, Subject]], results: Results) -> str:
             row.append(_cell_text(cell, lambda r: r.p99_ms, ".2f"))
             row.append(_cpu_text(cell))
         rows.append(row)
-    return _table(header, rows, right=set(range(2, len(header))))
+    return markdown_table(header, rows, right=set(range(2, len(header))))
 
 
 def _round_ratios(mine: Cell | None, peer: Cell | None) -> list[float]:
@@ -701,6 +681,30 @@ def _round_ratios(mine: Cell | None, peer: Cell | None) -> list[float]:
         a.rps / b.rps
         for a, b in zip(mine.runs, peer.runs, strict=False)
         if a is not None and b is not None and b.rps > 0
+    ]
+
+
+def _paired_ratio(comp: Comparison, route: Route, results: Results) -> float | None:
+    """Median of the per-round Kettle / peer req/s ratios, or None."""
+    mine = results.cells.get(("Kettle", comp.server, route.key))
+    peer = results.cells.get((comp.peer, comp.server, route.key))
+    ratios = _round_ratios(mine, peer)
+    return _median(ratios) if ratios else None
+
+
+def targets(servers: list[Server], results: Results) -> list[Target]:
+    """Issue 7's loopback targets for the servers that ran (req/s, Kettle / peer)."""
+    labels = {s.key: s.label for s in servers}
+    return [
+        Target(
+            f"loopback {labels[comp.server]} `{route.path}`: Kettle / {comp.peer}",
+            _paired_ratio(comp, route, results),
+            comp.target,
+            at_least=True,
+        )
+        for comp in COMPARISONS
+        if comp.target is not None and comp.server in labels
+        for route in ROUTES
     ]
 
 
@@ -717,15 +721,12 @@ def ratio_table(servers: list[Server], results: Results, rounds: int) -> str:
         for route in ROUTES:
             mine = results.cells.get(("Kettle", comp.server, route.key))
             peer = results.cells.get((comp.peer, comp.server, route.key))
-            ratios = _round_ratios(mine, peer)
-            ratio = _median(ratios) if ratios else None
+            ratio = _paired_ratio(comp, route, results)
             if comp.target is None:
                 target = "-"
-            elif ratio is None:
-                target = f"≥ {comp.target:.2f}x: n/a"
             else:
-                met = "met" if ratio >= comp.target else "NOT met"
-                target = f"≥ {comp.target:.2f}x: {met}"
+                check = Target("", ratio, comp.target, at_least=True)
+                target = f"≥ {comp.target:.2f}x: {'met' if check.met else 'NOT met'}"
             row = [
                 f"Kettle/{comp.peer}",
                 labels[comp.server],
@@ -735,9 +736,11 @@ def ratio_table(servers: list[Server], results: Results, rounds: int) -> str:
                 "n/a" if ratio is None else f"{ratio:.2f}x",
             ]
             if rounds > 1:
-                row.append(", ".join(f"{r:.2f}" for r in ratios) or "-")
+                row.append(
+                    ", ".join(f"{r:.2f}" for r in _round_ratios(mine, peer)) or "-"
+                )
             rows.append([*row, _cpu_ratio(mine, peer), target])
-    return _table(header, rows, right={3, 4, 5})
+    return markdown_table(header, rows, right={3, 4, 5})
 
 
 def load_average() -> str:
@@ -822,18 +825,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, frame: object) -> None:
+def terminate(signum: int, frame: object) -> None:
     # Unwind like Ctrl-C: every running server is stopped, partial tables printed.
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("loopback.py needs wrk on PATH: apt-get install -y wrk", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, _terminate)
+@dataclass
+class Outcome:
+    """What one loopback run produced: the report, the targets, an interruption."""
 
+    text: str
+    targets: list[Target]
+    interrupted: bool
+
+
+def measure(args: argparse.Namespace) -> Outcome:
+    """Run the planned (server, framework) pairs and build the report."""
     results = Results()
     servers = []
     for server in SERVERS:
@@ -878,8 +885,19 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
         results.warnings.append("interrupted: the tables are partial")
     elapsed = time.monotonic() - started
-    print(report(pairs, servers, settings, results, elapsed, load_before))
-    return 130 if interrupted else 0
+    text = report(pairs, servers, settings, results, elapsed, load_before)
+    return Outcome(text, targets(servers, results), interrupted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("loopback.py needs wrk on PATH: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, terminate)
+    outcome = measure(args)
+    print(outcome.text)
+    return 130 if outcome.interrupted else 0
 
 
 if __name__ == "__main__":

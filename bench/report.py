@@ -28,7 +28,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def _samples(result: Result | None) -> list[float] | None:
+def ok_samples(result: Result | None) -> list[float] | None:
     return result.samples if result is not None and result.ok else None
 
 
@@ -78,7 +78,7 @@ def _by_subject(results: Sequence[Result]) -> dict[str, Result]:
 
 def net_samples(result: Result | None, empty: Result | None) -> list[float] | None:
     """Per-round seconds minus the same round's empty-loop seconds."""
-    raw, base = _samples(result), _samples(empty)
+    raw, base = ok_samples(result), ok_samples(empty)
     if raw is None or base is None:
         return None
     return [r - e for r, e in zip(raw, base, strict=True)]
@@ -111,7 +111,7 @@ def proxy_report(results: Sequence[Result]) -> str:
     ratio_rows = [
         [name, _fmt_ratio(paired_ratio(net[a], net[b]))] for name, a, b in PROXY_RATIOS
     ]
-    base = _samples(empty)
+    base = ok_samples(empty)
     overhead = f"{statistics.median(base) * 1e9:.1f} ns" if base else NA
     return "\n".join(
         [
@@ -152,9 +152,9 @@ def comparison_report(title: str, results: Sequence[Result]) -> str:
     rows = []
     for w in workloads:
         row = [f"`{w}`", *(_cell_us(cell.get((s, w))) for s in subjects)]
-        ref = _samples(cell.get((reference, w)))
+        ref = ok_samples(cell.get((reference, w)))
         row += [
-            _fmt_ratio(paired_ratio(_samples(cell.get((p, w))), ref)) for p in peers
+            _fmt_ratio(paired_ratio(ok_samples(cell.get((p, w))), ref)) for p in peers
         ]
         rows.append(row)
     return "\n".join([f"### {title}", "", markdown_table(header, rows)])
@@ -215,13 +215,13 @@ def request_report(
                 row.append(f"({_cell_us(like)})")
             else:
                 row.append(NOT_APPLICABLE)
-        ref = _samples(cells.get((suite, reference, w)))
+        ref = ok_samples(cells.get((suite, reference, w)))
         for c in columns:
             peer = lookup(cells, c.suite, c.subject, w)
             if peer is None and c.suite in by_suite:
                 row.append(NOT_APPLICABLE)
             else:
-                row.append(_fmt_ratio(paired_ratio(ref, _samples(peer))))
+                row.append(_fmt_ratio(paired_ratio(ref, ok_samples(peer))))
         rows.append(row)
     return "\n".join([f"### {title}", "", markdown_table(header, rows)])
 
@@ -240,10 +240,10 @@ def routes_report(by_suite: Mapping[str, Sequence[Result]], suite: str) -> str:
     for n in counts:
         row = [n, *(_cell_us(cell.get((s, n))) for s in subjects)]
         for s in subjects:
-            first = _samples(cell.get((s, counts[0])))
-            row.append(_fmt_ratio(paired_ratio(_samples(cell.get((s, n))), first)))
+            first = ok_samples(cell.get((s, counts[0])))
+            row.append(_fmt_ratio(paired_ratio(ok_samples(cell.get((s, n))), first)))
         if len(subjects) > 1:
-            pair = (_samples(cell.get((s, n))) for s in subjects[:2])
+            pair = (ok_samples(cell.get((s, n))) for s in subjects[:2])
             row.append(_fmt_ratio(paired_ratio(*pair)))
         rows.append(row)
     return "\n".join(["### Route scaling (WSGI)", "", markdown_table(header, rows)])

@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full run (~2.5 min)
     .venv/bin/python bench/run.py --quick    # smoke run (~20 s)
     .venv/bin/python bench/run.py --chart bench/chart.png
+    .venv/bin/python bench/run.py --loopback   # + the loopback target rows (~6 min)
 
 See bench/README.md for what the numbers mean.
 """
@@ -13,6 +14,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +29,8 @@ import cases_proxy
 import cases_routes
 import cases_wsgi
 import report
+import targets
+import verdict
 from harness import Config, Result, run_suites, suites
 from report import RatioColumn
 
@@ -150,7 +155,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chart", metavar="PATH", help="also draw the WSGI/ASGI tables as a PNG"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--loopback",
+        action="store_true",
+        help="also run loopback.py on the servers issue 7 sets targets for",
+    )
+    parser.add_argument(
+        "--loopback-rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="rounds of the loopback run (default 3)",
+    )
+    args = parser.parse_args(argv)
+    if args.loopback_rounds < 1:
+        parser.error("--loopback-rounds must be >= 1")
+    return args
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -174,6 +194,25 @@ def to_json(results: Sequence[Result]) -> list[dict[str, object]]:
         }
         for r in results
     ]
+
+
+def run_loopback(args: argparse.Namespace) -> list[verdict.Target]:
+    """Run loopback.py's granian (WSGI) and uvicorn rows; their targets."""
+    import loopback
+
+    if shutil.which("wrk") is None:
+        print("\nNo loopback run: it needs wrk on PATH (apt-get install -y wrk).")
+        return []
+    servers = [c.server for c in loopback.COMPARISONS if c.target is not None]
+    argv = ["--rounds", str(args.loopback_rounds)]
+    argv += [arg for server in servers for arg in ("--server", server)]
+    if args.quick:
+        argv.append("--quick")
+    print(f"\nLoopback: `bench/loopback.py {' '.join(argv)}`\n", flush=True)
+    signal.signal(signal.SIGTERM, loopback.terminate)
+    outcome = loopback.measure(loopback.parse_args(argv))
+    print(outcome.text, flush=True)
+    return outcome.targets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nChart written to {args.chart}.")
         except (ImportError, ValueError) as exc:
             print(f"\nNo chart: {type(exc).__name__}: {exc}")
+    checked = targets.in_process(by_suite)
+    if args.loopback:
+        checked += run_loopback(args)
+    if checked:
+        print("\n### Issue 7 targets, this run\n")
+        print(verdict.table(checked))
     print(f"\nTotal run time {time.perf_counter() - started:.0f} s.")
     return 0
 
