@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -286,8 +287,9 @@ def group_cpu_seconds(pgid: int) -> float | None:
     return total / ticks
 
 
-def run_wrk(url: str, connections: int, seconds: int, latency: bool) -> str:
-    threads = max(1, min(2, connections))
+def run_wrk(
+    url: str, threads: int, connections: int, seconds: int, latency: bool
+) -> str:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
     if latency:
         cmd.append("--latency")
@@ -364,8 +366,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    argv: list[str], log: IO[bytes]
+    argv: list[str], log: IO[bytes], cpus: frozenset[int] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """The server as a subprocess (on ``cpus`` only, if given), stopped at exit."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(BENCH_DIR), env.get("PYTHONPATH", "")) if p
@@ -378,6 +381,8 @@ def running_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # own process group: stop_server signals it whole
+        # Set before exec, so that every worker the server forks inherits it.
+        preexec_fn=None if cpus is None else partial(os.sched_setaffinity, 0, cpus),
     )
     try:
         yield proc
@@ -431,6 +436,36 @@ class Settings:
     connections: int
     rounds: int
     deadline: float  # seconds for the whole run
+    pin: CpuSplit | None = None  # None: wrk and the server share every CPU
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """The CPUs the server runs on and the ones wrk (and this script) run on."""
+
+    server: frozenset[int]
+    client: frozenset[int]
+
+    def describe(self) -> str:
+        def cpus(ids: frozenset[int]) -> str:
+            return ",".join(str(i) for i in sorted(ids))
+
+        return f"server pinned to CPU {cpus(self.server)}, wrk to {cpus(self.client)}"
+
+
+def split_cpus() -> CpuSplit | None:
+    """The last usable CPU for the server, the others for wrk; None if fewer than 2."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    usable = sorted(os.sched_getaffinity(0))
+    if len(usable) < 2:
+        return None
+    return CpuSplit(frozenset(usable[-1:]), frozenset(usable[:-1]))
+
+
+def wrk_threads(settings: Settings) -> int:
+    cpus = len(settings.pin.client) if settings.pin is not None else 2
+    return max(1, min(2, cpus, settings.connections))
 
 
 def available(module: str) -> bool:
@@ -463,9 +498,11 @@ def run_pair(
     label = f"{subject.framework} on {server.label}"
     keys = {r.key: (subject.framework, server.key, r.key) for r in ROUTES}
     per_route = settings.warmup + settings.duration + ROUTE_OVERHEAD
+    threads = wrk_threads(settings)
     port = free_port()
     argv = server.command(f"{APPS_MODULE}:{subject.target}", port)
-    with tempfile.TemporaryFile() as log, running_server(argv, log) as proc:
+    cpus = settings.pin.server if settings.pin is not None else None
+    with tempfile.TemporaryFile() as log, running_server(argv, log, cpus) as proc:
         try:
             start_timeout = max(1.0, min(START_TIMEOUT, time_left()))
             wait_until_answering(proc, port, start_timeout)
@@ -493,10 +530,10 @@ def run_pair(
                 continue
             try:
                 if settings.warmup:
-                    run_wrk(url, settings.connections, settings.warmup, latency=False)
+                    run_wrk(url, threads, settings.connections, settings.warmup, False)
                 cpu_before = group_cpu_seconds(proc.pid)
                 result = parse_wrk(
-                    run_wrk(url, settings.connections, settings.duration, latency=True)
+                    run_wrk(url, threads, settings.connections, settings.duration, True)
                 )
                 cpu_after = group_cpu_seconds(proc.pid)
                 if cpu_before is not None and cpu_after is not None and result.requests:
@@ -609,11 +646,16 @@ def environment_line(settings: Settings) -> str:
         "gunicorn",
     ]
     versions = ", ".join(f"{d} {_version(d)}" for d in dists)
-    threads = max(1, min(2, settings.connections))
+    threads = wrk_threads(settings)
+    placement = (
+        settings.pin.describe()
+        if settings.pin is not None
+        else "wrk and the server share them"
+    )
     return (
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs "
-        f"(wrk and the server share them); {versions}; {wrk_version}; "
+        f"({placement}); {versions}; {wrk_version}; "
         f"`wrk -t{threads} -c{settings.connections} -d{settings.duration}s "
         f"--latency` after a {settings.warmup}s warm-up, "
         f"{settings.rounds} round(s), one server process (1 worker) per run; "
@@ -799,6 +841,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="1s per route, no warm-up: smoke run"
     )
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let wrk and the server share every CPU (default: the server gets"
+        " the last CPU, wrk the others)",
+    )
+    parser.add_argument(
         "--deadline",
         type=float,
         help="seconds for the whole run (default: the plan's estimate x1.3 + 30)",
@@ -866,8 +914,9 @@ def measure(args: argparse.Namespace) -> Outcome:
     settings = Settings(args.duration, args.warmup, args.connections, args.rounds, 0.0)
     estimate = len(pairs) * settings.rounds * pair_estimate(settings)
     deadline = args.deadline if args.deadline is not None else estimate * 1.3 + 30
+    pin = None if args.no_pin else split_cpus()
     settings = Settings(
-        args.duration, args.warmup, args.connections, args.rounds, deadline
+        args.duration, args.warmup, args.connections, args.rounds, deadline, pin
     )
     print(
         f"{len(pairs)} server runs x {settings.rounds} round(s), "
@@ -879,11 +928,18 @@ def measure(args: argparse.Namespace) -> Outcome:
     load_before = load_average()
     started = time.monotonic()
     interrupted = False
+    own_cpus = os.sched_getaffinity(0) if pin is not None else None
     try:
+        # This script, and the wrk it starts, stay off the server's CPU.
+        if pin is not None:
+            os.sched_setaffinity(0, pin.client)
         run_all(pairs, settings, results)
     except KeyboardInterrupt:
         interrupted = True
         results.warnings.append("interrupted: the tables are partial")
+    finally:
+        if own_cpus is not None:
+            os.sched_setaffinity(0, own_cpus)
     elapsed = time.monotonic() - started
     text = report(pairs, servers, settings, results, elapsed, load_before)
     return Outcome(text, targets(servers, results), interrupted)
