@@ -62,6 +62,23 @@ def test_lazy_request_attributes_equal_werkzeugs(spec: dict[str, Any]) -> None:
     assert list(ours.headers.items()) == list(theirs.headers.items())
 
 
+@pytest.mark.parametrize("spec", ENVIRONS, ids=lambda s: str(s["path"]))
+def test_args_read_first_equal_werkzeugs(spec: dict[str, Any]) -> None:
+    ours = Request(_environ(spec))
+    theirs = WerkzeugRequest(_environ(spec))
+    assert list(ours.args.items(multi=True)) == list(theirs.args.items(multi=True))
+    assert ours.query_string == theirs.query_string
+
+
+def test_args_follow_a_query_string_set_on_the_request() -> None:
+    request = Request(_environ({"path": "/", "query_string": "a=1"}))
+    request.query_string = b"a=2&b=%C3%A9"
+    assert list(request.args.items(multi=True)) == [("a", "2"), ("b", "\u00e9")]
+    plain = Request(_environ({"path": "/", "query_string": "a=1"}))
+    plain.query_string = b"a=3"
+    assert plain.args.to_dict(flat=False) == {"a": ["3"]}
+
+
 def test_lazy_request_registers_itself_in_the_environ() -> None:
     environ = _environ({"path": "/"})
     request = Request(environ)

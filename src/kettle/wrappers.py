@@ -362,7 +362,13 @@ class Request(_WerkzeugRequest):
     @_computed_once
     def args(self) -> MultiDict[str, str]:
         """The parsed query string, as an immutable multi-dict."""
-        query = self.query_string.decode("latin-1")
+        # PERF: the environ's value is read here, not through the lazy query_string
+        # (two descriptor calls); a query string already on the request wins.
+        raw: bytes | None = self.__dict__.get("query_string")
+        if raw is None:
+            query = str(self.environ.get("QUERY_STRING", ""))
+        else:
+            query = raw.decode("latin-1")
         # PERF: a plain ASCII query needs no decoding; split it directly.
         if query.isascii() and "%" not in query and "+" not in query:
             return _plain_query_dict(self.parameter_storage_class, query)  # type: ignore[no-any-return]
