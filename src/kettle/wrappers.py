@@ -166,10 +166,9 @@ def _multi_dict(cls: type[Any], pairs: list[tuple[str, str]]) -> Any:
 
 
 def _plain_query_dict(cls: type[Any], query: str) -> Any:
-    """``cls`` filled from a query string with nothing to decode, as Werkzeug fills
-    it: empty parts skipped, a part without ``=`` kept with an empty value."""
-    if cls is not ImmutableMultiDict and cls is not MultiDict:
-        return cls([part.partition("=")[::2] for part in query.split("&") if part])
+    """Werkzeug's multi-dict class ``cls`` filled from a query string with nothing
+    to decode, as Werkzeug fills it: empty parts skipped, a part without ``=`` kept
+    with an empty value."""
     # PERF: the lists built in one pass, with no list of pairs in between.
     lists: dict[str, list[str]] = {}
     for part in query.split("&"):
@@ -183,6 +182,48 @@ def _plain_query_dict(cls: type[Any], query: str) -> Any:
     result = _new_dict(cls)
     _init_dict(result, lists)
     return result
+
+
+class _QueryArgs:
+    """The parsed query string, as an immutable multi-dict."""
+
+    # Request.args. Like _computed_once (an instance attribute hides it once
+    # computed), with the work done in __get__ itself: PERF: two Python calls fewer
+    # on each request that reads its arguments.
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _QueryArgs: ...
+    @overload
+    def __get__(
+        self, obj: Request, owner: type | None = None
+    ) -> MultiDict[str, str]: ...
+    def __get__(self, obj: Request | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        # The environ's value, unless a query string was set or read on the request.
+        raw = obj._query_string
+        query = (
+            str(obj.environ.get("QUERY_STRING", ""))
+            if raw is None
+            else raw.decode("latin-1")
+        )
+        cls = obj.parameter_storage_class
+        # PERF: a plain ASCII query needs no decoding; split it directly.
+        if (
+            (cls is ImmutableMultiDict or cls is MultiDict)
+            and query.isascii()
+            and "%" not in query
+            and "+" not in query
+        ):
+            value = _plain_query_dict(cls, query)
+        else:
+            value = _werkzeug_args.__get__(obj, owner)
+        obj.args = value
+        return value
+
+
+# Werkzeug's own parsing, for queries that need decoding and other storage classes.
+_werkzeug_args: Any = _WerkzeugRequest.args
 
 
 def _config_value(key: str, default: Any) -> Any:
@@ -273,7 +314,7 @@ class Request(_WerkzeugRequest):
         if path[:1] != "/" or path[1:2] == "/":
             path = "/" + path.lstrip("/")
         request.path = path
-        request.query_string = query_string
+        request._query_string = query_string
         request.remote_addr = remote_addr
         request.shallow = False
         request.url_rule = None  # PERF: as in __init__
@@ -326,10 +367,21 @@ class Request(_WerkzeugRequest):
         """The prefix the app is mounted under (``SCRIPT_NAME``), no final slash."""
         return _decode_wsgi(self.environ.get("SCRIPT_NAME") or "").rstrip("/")
 
-    @_computed_once
+    # The query string once read or set; None until then (args reads the environ).
+    _query_string: bytes | None = None
+
+    @property
     def query_string(self) -> bytes:
         """The raw query string, as bytes."""
-        return str(self.environ.get("QUERY_STRING", "")).encode("latin1")
+        raw = self._query_string
+        if raw is None:
+            raw = str(self.environ.get("QUERY_STRING", "")).encode("latin1")
+            self._query_string = raw
+        return raw
+
+    @query_string.setter
+    def query_string(self, value: bytes) -> None:
+        self._query_string = value
 
     @_computed_once
     def headers(self) -> Headers:
@@ -359,20 +411,7 @@ class Request(_WerkzeugRequest):
         """The client's address, as the server reports it."""
         return self.environ.get("REMOTE_ADDR")
 
-    @_computed_once
-    def args(self) -> MultiDict[str, str]:
-        """The parsed query string, as an immutable multi-dict."""
-        # PERF: the environ's value is read here, not through the lazy query_string
-        # (two descriptor calls); a query string already on the request wins.
-        raw: bytes | None = self.__dict__.get("query_string")
-        if raw is None:
-            query = str(self.environ.get("QUERY_STRING", ""))
-        else:
-            query = raw.decode("latin-1")
-        # PERF: a plain ASCII query needs no decoding; split it directly.
-        if query.isascii() and "%" not in query and "+" not in query:
-            return _plain_query_dict(self.parameter_storage_class, query)  # type: ignore[no-any-return]
-        return super().args
+    args = _QueryArgs()
 
     def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
