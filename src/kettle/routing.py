@@ -169,7 +169,9 @@ class FastMatcher:
             return None
         found: _DynamicRule | None = None
         match: re.Match[str] | None = None
-        candidates = self._dynamic.get(path[1:].partition("/")[0], self._wildcard)
+        # The first segment (the path starts with "/"); PERF: split beats a slice
+        # and partition.
+        candidates = self._dynamic.get(path.split("/", 2)[1], self._wildcard)
         for candidate in candidates:
             m = candidate.pattern.match(path)
             if m is None:
