@@ -683,7 +683,7 @@ class Response(_WerkzeugResponse):
                 _refuse_content_type(content_type)
             items.append(("Content-Type", content_type))
         if self.automatically_set_content_length:
-            items.append(("Content-Length", str(len(data))))
+            items.append(("Content-Length", f"{len(data)}"))
         _set_buffered(self, items, data)
 
     @classmethod
@@ -693,7 +693,7 @@ class Response(_WerkzeugResponse):
         if "\n" in content_type or "\r" in content_type:
             _refuse_content_type(content_type)
         response = _new_object(cls)
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+        headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
         _set_buffered(response, headers, data)
         return response
 

@@ -41,7 +41,7 @@ def serve_wsgi(
             body, content_type = response
             start_response(
                 "200 OK",
-                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+                [("Content-Type", content_type), ("Content-Length", f"{len(body)}")],
             )
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
         parts = buffered_parts(response, environ["REQUEST_METHOD"])
