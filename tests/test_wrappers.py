@@ -79,6 +79,27 @@ def test_args_follow_a_query_string_set_on_the_request() -> None:
     assert plain.args.to_dict(flat=False) == {"a": ["3"]}
 
 
+def test_a_subclass_property_can_extend_lazy_attributes_through_super() -> None:
+    class Tagged(Request):
+        @property
+        def args(self) -> Any:
+            return super().args
+
+        @property
+        def headers(self) -> Any:
+            return super().headers
+
+    environ = _environ({"path": "/", "query_string": "a=1", "headers": {"X-A": "b"}})
+    request = Tagged(environ)
+    assert request.args.to_dict(flat=False) == {"a": ["1"]}
+    assert request.args is request.args  # computed once, as Werkzeug's are
+    assert request.headers["X-A"] == "b"
+    assert request.headers is request.headers
+    decoded = Tagged(_environ({"path": "/", "query_string": "a=%C3%A9"}))
+    assert decoded.args["a"] == "\u00e9"
+    assert decoded.args is decoded.args
+
+
 def test_lazy_request_registers_itself_in_the_environ() -> None:
     environ = _environ({"path": "/"})
     request = Request(environ)

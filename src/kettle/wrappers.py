@@ -108,7 +108,10 @@ class _computed_once(Generic[T]):  # noqa: N801 -- used like a decorator
         value = self.func(obj)
         # An attribute store, not a __dict__ write, which would make CPython build
         # the object's dict; the instance attribute then hides this descriptor.
-        setattr(obj, self.name, value)
+        try:
+            setattr(obj, self.name, value)
+        except AttributeError:
+            return _keep(obj, self.name, value)
         return value
 
 
@@ -218,8 +221,18 @@ class _QueryArgs:
             value = _plain_query_dict(cls, query)
         else:
             value = _werkzeug_args.__get__(obj, owner)
-        obj.args = value
+        try:
+            obj.args = value
+        except AttributeError:
+            return _keep(obj, "args", value)
         return value
+
+
+def _keep(obj: Any, name: str, value: Any) -> Any:
+    """The value a lazy attribute keeps when a subclass made ``name`` a property
+    without a setter (and reaches this one through ``super()``): the first value
+    computed, kept in the instance ``__dict__``, as Werkzeug's cached_property does."""
+    return vars(obj).setdefault(name, value)
 
 
 # Werkzeug's own parsing, for queries that need decoding and other storage classes.
