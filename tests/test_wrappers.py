@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
+import pickle
 from typing import Any
 
 import httpx
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from kettle import Kettle, Request, Response, request
+from kettle import Kettle, Request, Response, jsonify, request
 from kettle.dispatch import run_request
-from kettle.wrappers import DirectResponse, buffered_parts
+from kettle.wrappers import DirectResponse, UnbuiltResponse, buffered_parts
 
 ENVIRONS = [
     {"path": "/"},
@@ -241,6 +244,35 @@ def test_direct_response_writes_what_a_response_object_writes(method: str) -> No
     )
 
 
+def test_untouched_jsonify_response_is_sent_directly() -> None:
+    app = Kettle(__name__)
+    app.add_url_rule("/", "plain", lambda: jsonify(a=1))
+    app.add_url_rule("/changed", "changed", lambda: _changed(jsonify(a=1)))
+    ctx = app.test_request_context("/")
+    try:
+        assert run_request(app, ctx) == (b'{"a":1}\n', "application/json")
+    finally:
+        ctx.pop()
+    ctx = app.test_request_context("/changed")
+    try:
+        response = run_request(app, ctx)
+    finally:
+        ctx.pop()
+    assert isinstance(response, Response)
+    assert response.status_code == 202
+    sent = app.test_client().get("/changed")
+    assert (sent.status_code, sent.data) == (202, b'{"a":1}\n')
+    assert sent.headers.to_wsgi_list() == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", "8"),
+    ]
+
+
+def _changed(response: Response) -> Response:
+    response.status_code = 202
+    return response
+
+
 def _over_asgi(app: Kettle, path: str, method: str) -> tuple[int, bytes, list[Any]]:
     import asyncio
 
@@ -262,7 +294,17 @@ def _over_asgi(app: Kettle, path: str, method: str) -> tuple[int, bytes, list[An
     ["after_request", "request_finished", "session", "custom_response_class"],
 )
 @pytest.mark.parametrize(
-    "route", ["/text", "/json", "/jsonify", "/response", "/created", "/stream"]
+    "route",
+    [
+        "/text",
+        "/json",
+        "/jsonify",
+        "/jsonify-changed",
+        "/jsonify-tuple",
+        "/response",
+        "/created",
+        "/stream",
+    ],
 )
 def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> None:
     """Forcing the general path (a hook that sees the response) changes nothing."""
@@ -283,6 +325,17 @@ def test_direct_and_general_paths_send_the_same_bytes(hook: str, route: str) -> 
         @app.get("/jsonify")
         def jsonify_view() -> Any:
             return jsonify({"b": [1, 2], "a": "\u00e9"})
+
+        @app.get("/jsonify-changed")
+        def jsonify_changed() -> Any:
+            response = jsonify([1])
+            response.status_code = 201
+            response.headers["X-A"] = "1"
+            return response
+
+        @app.get("/jsonify-tuple")
+        def jsonify_tuple() -> Any:
+            return jsonify([1]), 202, {"X-B": "2"}
 
         @app.get("/response")
         def response_view() -> Any:
@@ -646,7 +699,112 @@ def test_a_request_class_overriding_close_is_closed_at_teardown(app: Kettle) -> 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain; x=1"])
 def test_plain_response_maker_equals_the_constructor(content_type: str) -> None:
     made = Response._plain(b'{"a": 1}\n', content_type)
+    assert type(made) is UnbuiltResponse
+    assert vars(made) == {"_unbuilt": (b'{"a": 1}\n', content_type)}
+    made.headers  # noqa: B018 -- builds it
+    assert type(made) is Response
     _assert_same_state(made, Response(b'{"a": 1}\n', content_type=content_type))
+
+
+# Each way of reading an unbuilt response: the first use of its state.
+_FIRST_USES: dict[str, Any] = {
+    "headers": lambda r: r.headers,
+    "status": lambda r: r.status,
+    "status_code": lambda r: r.status_code,
+    "data": lambda r: r.data,
+    "json": lambda r: r.json,
+    "mimetype": lambda r: r.mimetype,
+    "response": lambda r: r.response,
+    "direct_passthrough": lambda r: r.direct_passthrough,
+    "close": lambda r: r.close(),
+    "repr": repr,
+    "wsgi": lambda r: _werkzeug_output(r),
+    "iter_encoded": lambda r: list(r.iter_encoded()),
+    "freeze": lambda r: r.freeze(),
+    "content_length": lambda r: r.content_length,
+}
+
+
+@pytest.mark.parametrize("use", _FIRST_USES, ids=str)
+def test_unbuilt_response_is_built_on_first_use_as_constructed(use: str) -> None:
+    app = Kettle(__name__)
+    with app.app_context():
+        made = jsonify({"a": "\u00e9", "b": [1, 2]})
+        expected = Response(made._unbuilt[0], content_type="application/json")
+        assert isinstance(made, Response)
+        assert type(made) is UnbuiltResponse
+        _FIRST_USES[use](made)
+        _FIRST_USES[use](expected)
+    assert type(made) is Response
+    _assert_same_state(made, expected)
+    assert made.get_json() == {"a": "\u00e9", "b": [1, 2]}
+
+
+def _set_status(r: Response) -> None:
+    r.status_code = 201
+
+
+def _set_header(r: Response) -> None:
+    r.headers["X-A"] = "1"
+
+
+def _set_data(r: Response) -> None:
+    r.set_data(b"[1]")
+
+
+def _set_cookie(r: Response) -> None:
+    r.set_cookie("c", "v")
+
+
+def _on_close(r: Response) -> None:
+    r.call_on_close(lambda: None)
+
+
+def _new_headers(r: Response) -> None:
+    r.headers = Headers({"X-B": "2"})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_set_status, _set_header, _set_data, _set_cookie, _on_close, _new_headers],
+)
+def test_changes_to_an_unbuilt_response_are_those_to_a_built_one(
+    change: Any,
+) -> None:
+    app = Kettle(__name__)
+    with app.app_context():
+        made = jsonify({"a": 1})
+        expected = Response(made._unbuilt[0], content_type="application/json")
+    change(made)
+    change(expected)
+    assert _werkzeug_output(made) == _werkzeug_output(expected)
+    assert type(made) is Response
+    assert set(vars(made)) == set(vars(expected))
+    assert made.status == expected.status
+    assert made.headers.to_wsgi_list() == expected.headers.to_wsgi_list()
+    assert made.response == expected.response
+    assert len(made._on_close) == len(expected._on_close)
+
+
+def test_unbuilt_response_survives_copy_and_pickle() -> None:
+    app = Kettle(__name__)
+    with app.app_context():
+        made = jsonify([1, 2])
+    for twin in (copy.copy(made), pickle.loads(pickle.dumps(made))):
+        assert twin.get_json() == [1, 2]
+        assert twin.headers["Content-Length"] == "6"
+    assert type(made) is UnbuiltResponse  # copying did not build the original
+    assert made.status_code == 200
+
+
+def test_deleting_an_unbuilt_response_attribute_leaves_a_clear_error() -> None:
+    app = Kettle(__name__)
+    with app.app_context():
+        made = jsonify([1])
+    made.headers  # noqa: B018
+    del made.direct_passthrough
+    with pytest.raises(AttributeError, match="direct_passthrough"):
+        made.direct_passthrough  # noqa: B018
 
 
 def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:

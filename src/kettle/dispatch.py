@@ -47,7 +47,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import signals
 from .json.provider import DefaultJSONProvider
 from .websocket import WebsocketDisconnect
-from .wrappers import HTML_UTF8, DirectResponse, Response
+from .wrappers import (
+    HTML_UTF8,
+    DirectResponse,
+    Response,
+    UnbuiltResponse,
+)
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -478,7 +483,12 @@ def _direct_response(
     """
     kind = type(rv)
     if (
-        (kind is not str and kind is not dict and kind is not Response)
+        (
+            kind is not str
+            and kind is not dict
+            and kind is not Response
+            and kind is not UnbuiltResponse
+        )
         or app.response_class is not Response
         or ctx._session is not None
         or ctx._after_request_functions
@@ -496,6 +506,10 @@ def _direct_response(
         body, content_type = provider.encode_response(rv)
         return body.encode(), content_type
     # A response object is already final: finalize_response would change nothing.
+    if kind is UnbuiltResponse:  # jsonify's: sent as it was made if left alone
+        state = rv.__dict__
+        if len(state) == 1:  # nothing but its _unbuilt parts: untouched
+            return state["_unbuilt"]  # type: ignore[no-any-return]
     return rv  # type: ignore[no-any-return]
 
 

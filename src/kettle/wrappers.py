@@ -38,6 +38,7 @@ __all__ = [
     "DirectResponse",
     "Request",
     "Response",
+    "UnbuiltResponse",
     "buffered_parts",
     "is_plain_buffered",
 ]
@@ -707,6 +708,11 @@ class Response(_WerkzeugResponse):
         # itself (not a subclass): for jsonify, without the constructor's checks.
         if "\n" in content_type or "\r" in content_type:
             _refuse_content_type(content_type)
+        if cls is Response and cls.default_status == 200:
+            # PERF: built on first use; sent as it is if nothing used it.
+            unbuilt = _new_object(UnbuiltResponse)
+            unbuilt._unbuilt = (data, content_type)
+            return unbuilt
         response = _new_object(cls)
         headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
         _set_buffered(response, headers, data)
@@ -762,6 +768,70 @@ class AwaitableText(str):
         yield  # a generator, never reached
 
 
+class _Unbuilt:
+    # A class attribute of UnbuiltResponse named as one of the instance attributes
+    # Werkzeug's constructor sets: read only while the instance lacks it, to build
+    # the response.
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Response | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        state = _build(obj)
+        try:
+            return state[self.name]
+        except KeyError:  # deleted
+            raise AttributeError(
+                f"{type(obj).__name__!r} object has no attribute {self.name!r}",
+                name=self.name,
+                obj=obj,
+            ) from None
+
+
+class UnbuiltResponse(Response):
+    """A :class:`Response` whose state is set on first use, as jsonify makes it.
+
+    Until then it holds only ``_unbuilt``, the body and content type: a view's
+    result that nothing read or changed is sent as that :data:`DirectResponse`,
+    without the costs of a response object. Reading any attribute of the state
+    builds it as the constructor would have and makes the object a plain
+    :class:`Response`.
+    """
+
+    _unbuilt: DirectResponse  # (only until built)
+
+    # (Not on Response itself: a class attribute of the same name makes CPython
+    # look these up the slow way on every response.)
+    if not TYPE_CHECKING:  # the attributes keep their own types for mypy
+        headers = _Unbuilt("headers")
+        _status = _Unbuilt("_status")
+        _status_code = _Unbuilt("_status_code")
+        direct_passthrough = _Unbuilt("direct_passthrough")
+        _on_close = _Unbuilt("_on_close")
+        response = _Unbuilt("response")
+
+
+def _build(response: Response) -> dict[str, Any]:
+    """Build an unbuilt response (nothing if it is built) and return its state."""
+    state = response.__dict__
+    parts = state.get("_unbuilt")
+    if parts is not None:
+        # What the constructor sets, except where a user of the response set it
+        # already (its status, say): the state it would have if built at once.
+        data, content_type = parts
+        built = _new_object(Response)
+        headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
+        _set_buffered(built, headers, data)
+        for name, value in vars(built).items():
+            state.setdefault(name, value)
+        state.pop("_unbuilt", None)
+        response.__class__ = Response
+    return state
+
+
 #: A finished response with a buffered body and status 200, as ``(body,
 #: content_type)``. Dispatch returns one instead of a :class:`Response` only when
 #: nothing can tell the difference: the view returned a plain ``str`` or ``dict``,
@@ -801,7 +871,9 @@ def buffered_parts(
 def is_plain_buffered(response: Response) -> bool:
     """Whether ``response`` is "plain" in the sense of :func:`buffered_parts`."""
     if type(response) is not Response:
-        return False
+        if type(response) is not UnbuiltResponse:
+            return False
+        _build(response)  # a plain Response from now on
     status = response._status_code
     body = response.response
     if (

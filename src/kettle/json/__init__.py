@@ -13,7 +13,7 @@ from typing import IO, Any
 from ..errors import UnboundProxyError
 from ..globals import _cv_app
 from ..wrappers import Response
-from .provider import DefaultJSONProvider
+from .provider import DefaultJSONProvider, response_value
 
 __all__ = ["dump", "dumps", "jsonify", "load", "loads"]
 
@@ -77,9 +77,13 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
     default = (
         kind is DefaultJSONProvider or kind.response is DefaultJSONProvider.response
     )
-    if default and len(args) == 1 and not kwargs:
-        # PERF: what DefaultJSONProvider.response does, minus its argument handling.
-        body, content_type = provider.encode_response(args[0])
+    if default:
+        # PERF: what DefaultJSONProvider.response does, with one argument taken as
+        # it is, and the plain Response class made by its fast constructor.
+        value = (
+            args[0] if len(args) == 1 and not kwargs else response_value(args, kwargs)
+        )
+        body, content_type = provider.encode_response(value)
         cls = ctx.app.response_class
         if cls is Response:
             return Response._plain(body.encode(), content_type)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..app import Kettle
     from ..wrappers import Response
 
-__all__ = ["DefaultJSONProvider", "JSONProvider"]
+__all__ = ["DefaultJSONProvider", "JSONProvider", "response_value"]
 
 
 class JSONProvider:
@@ -59,7 +59,7 @@ class JSONProvider:
         One positional argument is serialized as it is, several become a list,
         keyword arguments become an object. Mixing both raises ``TypeError``.
         """
-        body, content_type = self.encode_response(_response_value(args, kwargs))
+        body, content_type = self.encode_response(response_value(args, kwargs))
         return self._app.response_class(body, content_type=content_type)
 
     def encode_response(self, value: Any) -> tuple[str, str]:
@@ -67,7 +67,9 @@ class JSONProvider:
         return self.dumps(value) + "\n", "application/json"
 
 
-def _response_value(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def response_value(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The value a JSON response holds, from :meth:`JSONProvider.response`'s
+    arguments."""
     if args and kwargs:
         raise TypeError(
             "A JSON response takes either positional or keyword arguments, not both:"
