@@ -17,7 +17,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from kettle import Kettle, Request, Response, jsonify, request
 from kettle.dispatch import run_request
-from kettle.wrappers import DirectResponse, UnbuiltResponse, buffered_parts
+from kettle.wrappers import (
+    DirectResponse,
+    UnbuiltResponse,
+    buffered_parts,
+    plain_response,
+)
 
 ENVIRONS = [
     {"path": "/"},
@@ -698,7 +703,7 @@ def test_a_request_class_overriding_close_is_closed_at_teardown(app: Kettle) -> 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain; x=1"])
 def test_plain_response_maker_equals_the_constructor(content_type: str) -> None:
-    made = Response._plain(b'{"a": 1}\n', content_type)
+    made = plain_response(b'{"a": 1}\n', content_type)
     assert type(made) is UnbuiltResponse
     assert vars(made) == {"_unbuilt": (b'{"a": 1}\n', content_type)}
     made.headers  # noqa: B018 -- builds it
@@ -809,12 +814,12 @@ def test_deleting_an_unbuilt_response_attribute_leaves_a_clear_error() -> None:
 
 def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:
     with pytest.raises(ValueError, match="newline"):
-        Response._plain(b"{}", "application/json\r\nX-Injected: 1")
+        plain_response(b"{}", "application/json\r\nX-Injected: 1")
     with pytest.raises(ValueError, match="newline"):
         Response(b"{}", content_type="application/json\nX-Injected: 1")
     for alone in ("\r", "\n"):  # either character alone is refused too
         with pytest.raises(ValueError, match="newline"):
-            Response._plain(b"{}", f"application/json{alone}X-Injected: 1")
+            plain_response(b"{}", f"application/json{alone}X-Injected: 1")
         with pytest.raises(ValueError, match="newline"):
             Response(b"{}", content_type=f"application/json{alone}X-Injected: 1")
 

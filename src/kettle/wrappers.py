@@ -41,6 +41,7 @@ __all__ = [
     "UnbuiltResponse",
     "buffered_parts",
     "is_plain_buffered",
+    "plain_response",
 ]
 
 
@@ -702,22 +703,6 @@ class Response(_WerkzeugResponse):
             items.append(("Content-Length", f"{len(data)}"))
         _set_buffered(self, items, data)
 
-    @classmethod
-    def _plain(cls, data: bytes, content_type: str) -> Response:
-        # What Response(data, content_type=content_type) makes when cls is Response
-        # itself (not a subclass): for jsonify, without the constructor's checks.
-        if "\n" in content_type or "\r" in content_type:
-            _refuse_content_type(content_type)
-        if cls is Response and cls.default_status == 200:
-            # PERF: built on first use; sent as it is if nothing used it.
-            unbuilt = _new_object(UnbuiltResponse)
-            unbuilt._unbuilt = (data, content_type)
-            return unbuilt
-        response = _new_object(cls)
-        headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
-        _set_buffered(response, headers, data)
-        return response
-
     @property
     def json_module(self) -> Any:
         """The JSON provider of the active app, or the standard library's ``json``."""
@@ -812,6 +797,24 @@ class UnbuiltResponse(Response):
         direct_passthrough = _Unbuilt("direct_passthrough")
         _on_close = _Unbuilt("_on_close")
         response = _Unbuilt("response")
+
+
+def plain_response(data: bytes, content_type: str) -> Response:
+    """``Response(data, content_type=content_type)``, as jsonify makes it.
+
+    The response is an :class:`UnbuiltResponse` (unless ``Response.default_status``
+    was changed): one nothing reads or changes is sent without being built.
+    """
+    if "\n" in content_type or "\r" in content_type:
+        _refuse_content_type(content_type)
+    if Response.default_status == 200:
+        unbuilt = _new_object(UnbuiltResponse)
+        unbuilt._unbuilt = (data, content_type)
+        return unbuilt
+    response = _new_object(Response)
+    headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
+    _set_buffered(response, headers, data)
+    return response
 
 
 def _build(response: Response) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from ..errors import UnboundProxyError
 from ..globals import _cv_app
-from ..wrappers import Response
+from ..wrappers import Response, plain_response
 from .provider import DefaultJSONProvider, response_value
 
 __all__ = ["dump", "dumps", "jsonify", "load", "loads"]
@@ -71,7 +71,8 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
             " `with app.app_context():`; to get a JSON string without an app, use"
             " `kettle.json.dumps()`."
         )
-    provider = ctx.app.json
+    app = ctx.app
+    provider = app.json
     # PERF: the exact default class is recognized without looking up its method.
     kind = type(provider)
     default = (
@@ -84,8 +85,8 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
             args[0] if len(args) == 1 and not kwargs else response_value(args, kwargs)
         )
         body, content_type = provider.encode_response(value)
-        cls = ctx.app.response_class
+        cls = app.response_class
         if cls is Response:
-            return Response._plain(body.encode(), content_type)
+            return plain_response(body.encode(), content_type)
         return cls(body, content_type=content_type)
     return provider.response(*args, **kwargs)
