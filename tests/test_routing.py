@@ -210,6 +210,36 @@ def only_slash_variants_app() -> Kettle:
 SHADOW_PATHS = ["/foo", "/foo/", "/zzz", "/zzz/", "/sub/bar", "/sub/bar/", "/sub/x"]
 
 
+def tails_app() -> Kettle:
+    """Rules ending in one string or int variable, which the matcher checks without
+    their regex, beside look-alikes it must leave to the regex or to Werkzeug."""
+    app = Kettle("routing_tails", static_folder=None)
+    _add(app, "/user/<int:uid>", "user")
+    _add(app, "/name/<who>", "name")
+    _add(app, "/pre/fix-<int:n>", "pre")
+    _add(app, "/len/<string(length=2):x>", "len")
+    _add(app, "/signed/<int(signed=True):n>", "signed")
+    _add(app, "/fixed/<int(fixed_digits=3):n>", "fixed")
+    _add(app, "/min/<int(min=5):n>", "min")
+    _add(app, "/both/<int:a>", "both_int")
+    _add(app, "/both/<b>", "both_str")
+    _add(app, "/multi/<a>/x", "multi")
+    _add(app, "/slash/<a>/", "slash")
+    _add(app, "/posted/<int:n>", "posted", methods=["POST"])
+    return app
+
+
+TAIL_PATHS = [
+    *("/user/7", "/user/07", "/user/7/", "/user/7\n", "/user/\u0663", "/user/\u00b2"),
+    *("/user/", "/user", "/user/x", "/user/7/x", "/user/-7", "/user/7 "),
+    *("/name/bob", "/name/bob\n", "/name/", "/name/a b", "/name/bob/", "/name/\u00e9"),
+    *("/pre/fix-9", "/pre/fix-", "/pre/fix-9\n", "/pre/fi-9", "/pre/fix-9/"),
+    *("/len/ab", "/len/abc", "/signed/-3", "/fixed/007", "/fixed/7", "/min/3"),
+    *("/min/9", "/both/3", "/both/x", "/multi/a/x", "/slash/a/", "/slash/a"),
+    *("/posted/1", "/about\n", "/both/3\n", "/fixed/007\n", "/len/ab\n"),
+]
+
+
 def thousand_rules_app() -> Kettle:
     app = Kettle("routing_many", static_folder=None)
     for i in range(400):
@@ -229,6 +259,7 @@ MANY_PATHS = [
     *(f"/r{i}/{i * 3}" for i in (0, 150, 299, 300)),
     "/r3/abc",
     "/r3/4/",
+    "/r3/4\n",
     *(f"/t{i}/n{i}/" for i in (0, 99, 199, 200)),
     "/t5/name",
     *(f"/m{i}/a/b" for i in (0, 50, 99, 100)),
@@ -240,6 +271,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Kettle], list[str]]] = {
     "slashes": (trailing_slash_app, SLASH_PATHS),
     "shadow": (only_slash_variants_app, SHADOW_PATHS),
     "thousand": (thousand_rules_app, MANY_PATHS),
+    "tails": (tails_app, TAIL_PATHS),
 }
 
 _apps: dict[str, Kettle] = {}
@@ -332,6 +364,11 @@ def test_fast_matcher_answers_only_what_werkzeug_would(
         ("thousand", "/static399", "static399", {}),
         ("thousand", "/r299/897", "r299", {"x": 897}),
         ("thousand", "/t199/n199/", "t199", {"name": "n199"}),
+        ("tails", "/user/7", "user", {"uid": 7}),
+        ("tails", "/user/\u0663", "user", {"uid": 3}),
+        ("tails", "/name/\u00e9", "name", {"who": "\u00e9"}),
+        ("tails", "/pre/fix-9", "pre", {"n": 9}),
+        ("tails", "/fixed/007", "fixed", {"n": 7}),
     ],
 )
 def test_fast_matcher_answers_unambiguous_paths_itself(

@@ -24,6 +24,10 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map, Rule, Validat
 
 __all__ = ["FastMatcher"]
 
+# The regexes of Werkzeug's int converter (unsigned) and default string converter.
+_DIGITS = r"\d+"
+_SEGMENT = "[^/]{1,}"
+
 _PLACEHOLDER = re.compile(r"<(?:[^>:]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>|<[^>]*>")
 
 
@@ -31,9 +35,12 @@ class _DynamicRule:
     """One rule with converters, compiled to a regex over the whole path."""
 
     __slots__ = (
+        "digits",
         "eligible",
+        "name",
         "params",
         "pattern",
+        "prefix",
         "rule",
         "slash_group",
         "trailing_slash",
@@ -51,6 +58,27 @@ class _DynamicRule:
         self.params: tuple[tuple[str, Callable[[str], Any] | None], ...] = tuple(
             (name, _to_python(rule._converters[name])) for name in names
         )
+        # A rule that is a static prefix and then one plain string or int variable
+        # (``/user/<int:id>``) is matched without its regex: the prefix, then the
+        # rest is the value ("" when it is not such a rule).
+        self.prefix = ""
+        self.name = ""
+        self.digits = False
+        if len(self.params) == 1 and not self.trailing_slash:
+            name, to_python = self.params[0]
+            regex = rule._converters[name].regex
+            head, _, tail = rule.rule.rpartition("<")
+            if (
+                tail.endswith(">")
+                and "<" not in head
+                and (
+                    (regex == _DIGITS and to_python is int)
+                    or (regex == _SEGMENT and to_python is None)
+                )
+            ):
+                self.prefix = head
+                self.name = name
+                self.digits = to_python is int
 
 
 def _to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
@@ -103,7 +131,8 @@ def _compile(rule: Rule) -> re.Pattern[str] | None:
         position = match.end()
     parts.append(re.escape(body[position:]))
     try:
-        return re.compile(f"^{''.join(parts)}(/?)$")
+        # \Z, not $: a $ would also match before a final newline ("/user/7%0A").
+        return re.compile(f"^{''.join(parts)}(/?)\\Z")
     except re.error:
         return None
 
@@ -173,6 +202,26 @@ class FastMatcher:
         # PERF: _first_segment(path) written inline (paths start with "/"); one
         # split beats a slice and a partition.
         candidates = self._dynamic.get(path.split("/", 2)[1], self._wildcard)
+        if len(candidates) == 1:
+            only = candidates[0]
+            prefix = only.prefix
+            if prefix:
+                # PERF: what its regex decides, without it: \d+ is a run of Unicode
+                # decimal digits, [^/]{1,} a non-empty run without a slash.
+                if not path.startswith(prefix):
+                    return None
+                value = path[len(prefix) :]
+                if only.digits:
+                    if not value.isdecimal():
+                        return None
+                    converted: Any = int(value)
+                elif not value or "/" in value:
+                    return None
+                else:
+                    converted = value
+                if not only.eligible or method not in only.rule.methods:  # type: ignore[operator]
+                    return None
+                return only.rule, {only.name: converted}
         for candidate in candidates:
             m = candidate.pattern.match(path)
             if m is None:
