@@ -163,9 +163,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--loopback-rounds",
         type=int,
-        default=3,
+        default=5,
         metavar="N",
-        help="rounds of the loopback run (default 3)",
+        help="rounds of the loopback run (default 5)",
     )
     args = parser.parse_args(argv)
     if args.loopback_rounds < 1:
