@@ -273,6 +273,20 @@ def test_untouched_jsonify_response_is_sent_directly() -> None:
     ]
 
 
+def test_jsonify_keeps_a_changed_default_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Response, "default_status", 202)
+    app = Kettle(__name__)
+    app.add_url_rule("/", "plain", lambda: jsonify(a=1))
+    with app.app_context():
+        made = jsonify(a=1)
+    assert type(made) is Response  # built at once: a DirectResponse would say 200
+    assert made.status_code == 202
+    sent = app.test_client().get("/")
+    assert (sent.status_code, sent.data) == (202, b'{"a":1}\n')
+
+
 def _changed(response: Response) -> Response:
     response.status_code = 202
     return response

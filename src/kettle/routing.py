@@ -59,8 +59,9 @@ class _DynamicRule:
             (name, _to_python(rule._converters[name])) for name in names
         )
         # A rule that is a static prefix and then one plain string or int variable
-        # (``/user/<int:id>``) is matched without its regex: the prefix, then the
-        # rest is the value ("" when it is not such a rule).
+        # (``/user/<int:id>``) is matched without its regex: a path starting with
+        # ``prefix`` gives the rest as the value of ``name``. (prefix is "" for any
+        # other rule; name and digits repeat params[0] to save lookups per match.)
         self.prefix = ""
         self.name = ""
         self.digits = False

@@ -807,10 +807,14 @@ def plain_response(data: bytes, content_type: str) -> Response:
     """
     if "\n" in content_type or "\r" in content_type:
         _refuse_content_type(content_type)
-    if Response.default_status == 200:
-        unbuilt = _new_object(UnbuiltResponse)
-        unbuilt._unbuilt = (data, content_type)
-        return unbuilt
+    if Response.default_status != 200:  # sent as a DirectResponse, it would be 200
+        return _built_response(data, content_type)
+    unbuilt = _new_object(UnbuiltResponse)
+    unbuilt._unbuilt = (data, content_type)
+    return unbuilt
+
+
+def _built_response(data: bytes, content_type: str) -> Response:
     response = _new_object(Response)
     headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
     _set_buffered(response, headers, data)
@@ -824,11 +828,7 @@ def _build(response: Response) -> dict[str, Any]:
     if parts is not None:
         # What the constructor sets, except where a user of the response set it
         # already (its status, say): the state it would have if built at once.
-        data, content_type = parts
-        built = _new_object(Response)
-        headers = [("Content-Type", content_type), ("Content-Length", f"{len(data)}")]
-        _set_buffered(built, headers, data)
-        for name, value in vars(built).items():
+        for name, value in vars(_built_response(*parts)).items():
             state.setdefault(name, value)
         state.pop("_unbuilt", None)
         response.__class__ = Response
@@ -837,9 +837,10 @@ def _build(response: Response) -> dict[str, Any]:
 
 #: A finished response with a buffered body and status 200, as ``(body,
 #: content_type)``. Dispatch returns one instead of a :class:`Response` only when
-#: nothing can tell the difference: the view returned a plain ``str`` or ``dict``,
-#: and no ``after_request`` function, session or ``request_finished`` receiver would
-#: see the response object. The adapters write the bytes a ``Response`` would send.
+#: nothing can tell the difference: the view returned a plain ``str`` or ``dict``, or
+#: an :class:`UnbuiltResponse` nothing touched, and no ``after_request`` function,
+#: session or ``request_finished`` receiver would see the response object. The
+#: adapters write the bytes a ``Response`` would send.
 #: (A plain tuple: making it costs a fraction of an object's construction.)
 DirectResponse = tuple[bytes, str]
 
@@ -861,7 +862,8 @@ def buffered_parts(
     204, its body set as bytes, no close callbacks and no Location header: for it,
     this returns what Werkzeug's ``Response.__call__`` would send, without building
     the copies it makes to handle the general case. Anything else returns None, and
-    the adapter lets Werkzeug write the response.
+    the adapter lets Werkzeug write the response. An :class:`UnbuiltResponse` is
+    built first, and judged as the plain Response it then is.
     """
     # PERF: runs for every response built by a view or a hook.
     if not is_plain_buffered(response):
