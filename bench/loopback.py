@@ -1,10 +1,12 @@
 """Loopback benchmark: req/s and p99 latency with `wrk` against real servers.
 
-For every (framework, server) pair that fits, a server is started as a
-subprocess on 127.0.0.1 (a free ephemeral port), waited for, checked (both
-routes must answer correctly), warmed up, measured with
-``wrk -t2 -c<connections> -d<duration>s --latency`` on ``/hello`` and
-``/user/7?q=x``, and stopped (SIGTERM to its process group, then SIGKILL) in a
+For each server, every framework that fits it is started as a subprocess on
+127.0.0.1 (a free ephemeral port each, all at once), waited for and checked (both
+routes must answer correctly).  Then, route by route (``/hello``, then
+``/user/7?q=x``), each is warmed up and the frameworks take turns in one-second
+``wrk -c<connections> --latency`` bursts, ``<duration>`` bursts each, so that the
+frameworks compared see the same moments of a machine whose speed drifts.  The
+servers are stopped (SIGTERM to each process group, then SIGKILL) in a
 ``finally``.  The whole run has a deadline; pairs that no longer fit are
 skipped and reported.  The apps live in ``loopback_apps.py``.
 
@@ -51,6 +53,8 @@ START_TIMEOUT = 20.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 STARTUP_ESTIMATE = 3.0  # seconds per server start + check + stop, for the plan
 ROUTE_OVERHEAD = 1.0  # seconds per route beyond warm-up + duration, for the plan
+BURST = 1  # seconds of one wrk burst; the frameworks of a server take turns
+BURST_COST = 1.2  # seconds a burst takes, wrk's start and the CPU reads included
 
 
 # --- what is run ----------------------------------------------------------------------
@@ -488,96 +492,171 @@ def pair_estimate(settings: Settings) -> float:
     return STARTUP_ESTIMATE + len(ROUTES) * per_route
 
 
-def run_pair(
+@dataclass
+class Live:
+    """One framework's server while its group is measured."""
+
+    subject: Subject
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: IO[bytes]
+    label: str
+    # The bursts of the route being measured.
+    bursts: list[WrkResult] = field(default_factory=list)
+
+
+def combine(bursts: list[WrkResult]) -> WrkResult:
+    """One result for a route from its one-second bursts.
+
+    req/s is the bursts' mean (every burst lasts the same time), p99 their median
+    (wrk reports no histogram to merge), counts their sums and CPU per request the
+    total over the total.
+    """
+    requests = sum(b.requests for b in bursts)
+    cpu = [b.cpu_us * b.requests for b in bursts if b.cpu_us is not None]
+    return WrkResult(
+        rps=statistics.fmean(b.rps for b in bursts),
+        p99_ms=statistics.median(b.p99_ms for b in bursts),
+        requests=requests,
+        non_2xx=sum(b.non_2xx for b in bursts),
+        socket_errors=sum(b.socket_errors for b in bursts),
+        cpu_us=sum(cpu) / requests if len(cpu) == len(bursts) and requests else None,
+    )
+
+
+def _burst(live: Live, url: str, threads: int, settings: Settings) -> WrkResult:
+    cpu_before = group_cpu_seconds(live.proc.pid)
+    result = parse_wrk(run_wrk(url, threads, settings.connections, BURST, True))
+    cpu_after = group_cpu_seconds(live.proc.pid)
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result.cpu_us = (cpu_after - cpu_before) / result.requests * 1e6
+    return result
+
+
+def measure_route(
     server: Server,
-    subject: Subject,
+    group: list[Live],
+    route: Route,
     settings: Settings,
     results: Results,
-    time_left: Callable[[], float],
+    round_no: int,
 ) -> None:
-    label = f"{subject.framework} on {server.label}"
-    keys = {r.key: (subject.framework, server.key, r.key) for r in ROUTES}
-    per_route = settings.warmup + settings.duration + ROUTE_OVERHEAD
+    """Time ``route`` on every live server of ``group``, interleaved.
+
+    After a warm-up each, the frameworks take turns in one-second wrk bursts,
+    ``settings.duration`` each, the order reversed from one turn to the next: the
+    compared frameworks see the same moments of the machine, whose speed drifts by
+    more than the differences measured.
+    """
     threads = wrk_threads(settings)
-    port = free_port()
-    argv = server.command(f"{APPS_MODULE}:{subject.target}", port)
-    cpus = settings.pin.server if settings.pin is not None else None
-    with tempfile.TemporaryFile() as log, running_server(argv, log, cpus) as proc:
-        try:
-            start_timeout = max(1.0, min(START_TIMEOUT, time_left()))
-            wait_until_answering(proc, port, start_timeout)
-        except RuntimeError as exc:
-            results.warnings.append(f"{label}: {exc}; server output:\n{_log_tail(log)}")
-            for key in keys.values():
-                results.cell(key).runs.append(None)
-                results.cell(key).note = "n/a"
-            return
-        for route in ROUTES:
-            cell = results.cell(keys[route.key])
-            url = f"http://{HOST}:{port}{route.path}"
-            problems = check_routes(port).get(route.key)
-            if problems:
-                results.warnings.append(
-                    f"{label}, `{route.path}` invalid, not timed: {'; '.join(problems)}"
-                )
-                cell.runs.append(None)
-                cell.note = "invalid"
-                continue
-            if time_left() < per_route:
-                results.warnings.append(f"{label}, `{route.path}`: skipped (deadline)")
-                cell.runs.append(None)
-                cell.note = cell.note or "skipped"
-                continue
-            try:
-                if settings.warmup:
-                    run_wrk(url, threads, settings.connections, settings.warmup, False)
-                cpu_before = group_cpu_seconds(proc.pid)
-                result = parse_wrk(
-                    run_wrk(url, threads, settings.connections, settings.duration, True)
-                )
-                cpu_after = group_cpu_seconds(proc.pid)
-                if cpu_before is not None and cpu_after is not None and result.requests:
-                    used = cpu_after - cpu_before
-                    result.cpu_us = used / result.requests * 1e6
-            except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-                results.warnings.append(f"{label}, `{route.path}`: {exc}")
-                cell.runs.append(None)
-                cell.note = "n/a"
-                continue
-            cell.runs.append(result)
-            after = check_routes(port).get(route.key)
-            if result.non_2xx or result.socket_errors or after:
-                cell.flagged = True
-                details = [
-                    f"{result.non_2xx} non-2xx responses" if result.non_2xx else "",
-                    f"{result.socket_errors} socket errors"
-                    if result.socket_errors
-                    else "",
-                    f"check after timing failed: {'; '.join(after)}" if after else "",
-                ]
-                text = ", ".join(d for d in details if d)
-                results.warnings.append(
-                    f"{label}, `{route.path}` (of {result.requests} requests): {text}"
-                )
-        if _exited(proc):
+    timed: list[Live] = []
+    for live in group:
+        cell = results.cell((live.subject.framework, server.key, route.key))
+        problems = check_routes(live.port).get(route.key)
+        if problems:
+            text = "; ".join(problems)
             results.warnings.append(
-                f"{label}: server had exited by the end; output:\n{_log_tail(log)}"
+                f"{live.label}, `{route.path}` invalid, not timed: {text}"
+            )
+            cell.runs.append(None)
+            cell.note = "invalid"
+            continue
+        live.bursts = []
+        timed.append(live)
+    failed: set[int] = set()
+    try:
+        for live in timed:
+            if settings.warmup:
+                url = f"http://{HOST}:{live.port}{route.path}"
+                run_wrk(url, threads, settings.connections, settings.warmup, False)
+        for turn in range(settings.duration):
+            order = timed if (turn + round_no) % 2 else timed[::-1]
+            for live in order:
+                if id(live) in failed:
+                    continue
+                url = f"http://{HOST}:{live.port}{route.path}"
+                try:
+                    live.bursts.append(_burst(live, url, threads, settings))
+                except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+                    results.warnings.append(f"{live.label}, `{route.path}`: {exc}")
+                    failed.add(id(live))
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        results.warnings.append(f"{server.label} warm-up, `{route.path}`: {exc}")
+        failed.update(id(live) for live in timed)
+    for live in timed:
+        cell = results.cell((live.subject.framework, server.key, route.key))
+        if id(live) in failed or not live.bursts:
+            cell.runs.append(None)
+            cell.note = cell.note or "n/a"
+            continue
+        result = combine(live.bursts)
+        cell.runs.append(result)
+        after = check_routes(live.port).get(route.key)
+        if result.non_2xx or result.socket_errors or after:
+            cell.flagged = True
+            details = [
+                f"{result.non_2xx} non-2xx responses" if result.non_2xx else "",
+                f"{result.socket_errors} socket errors" if result.socket_errors else "",
+                f"check after timing failed: {'; '.join(after)}" if after else "",
+            ]
+            text = ", ".join(d for d in details if d)
+            results.warnings.append(
+                f"{live.label}, `{route.path}` (of {result.requests} requests): {text}"
             )
 
 
-def round_order(
-    pairs: list[tuple[Server, Subject]], round_no: int
-) -> list[tuple[Server, Subject]]:
-    """Server by server; the frameworks' order is reversed in even rounds.
-
-    Compared pairs (Kettle and its peer on one server) stay close in time, and
-    alternating which goes first cancels a steady drift of the machine's speed.
-    """
-    ordered: list[tuple[Server, Subject]] = []
-    for server in dict.fromkeys(server for server, _ in pairs):
-        mine = [pair for pair in pairs if pair[0] is server]
-        ordered += mine[::-1] if round_no % 2 == 0 else mine
-    return ordered
+def run_group(
+    server: Server,
+    subjects: list[Subject],
+    settings: Settings,
+    results: Results,
+    time_left: Callable[[], float],
+    round_no: int,
+) -> None:
+    """Start every framework's server of this kind at once, then time each route."""
+    cpus = settings.pin.server if settings.pin is not None else None
+    with contextlib.ExitStack() as stack:
+        group: list[Live] = []
+        for subject in subjects:
+            port = free_port()
+            argv = server.command(f"{APPS_MODULE}:{subject.target}", port)
+            log = stack.enter_context(tempfile.TemporaryFile())
+            proc = stack.enter_context(running_server(argv, log, cpus))
+            label = f"{subject.framework} on {server.label}"
+            group.append(Live(subject, proc, port, log, label))
+        answering: list[Live] = []
+        for live in group:
+            try:
+                start_timeout = max(1.0, min(START_TIMEOUT, time_left()))
+                wait_until_answering(live.proc, live.port, start_timeout)
+            except RuntimeError as exc:
+                results.warnings.append(
+                    f"{live.label}: {exc}; server output:\n{_log_tail(live.log)}"
+                )
+                for route in ROUTES:
+                    cell = results.cell((live.subject.framework, server.key, route.key))
+                    cell.runs.append(None)
+                    cell.note = "n/a"
+                continue
+            answering.append(live)
+        per_route = len(answering) * (settings.warmup + settings.duration * BURST_COST)
+        for route in ROUTES:
+            if time_left() < per_route:
+                for live in answering:
+                    cell = results.cell((live.subject.framework, server.key, route.key))
+                    results.warnings.append(
+                        f"{live.label}, `{route.path}`: skipped (deadline)"
+                    )
+                    cell.runs.append(None)
+                    cell.note = cell.note or "skipped"
+                continue
+            measure_route(server, answering, route, settings, results, round_no)
+        for live in answering:
+            if _exited(live.proc):
+                results.warnings.append(
+                    f"{live.label}: server had exited by the end; output:\n"
+                    f"{_log_tail(live.log)}"
+                )
 
 
 def run_all(
@@ -589,34 +668,38 @@ def run_all(
         return settings.deadline - (time.monotonic() - started)
 
     estimate = pair_estimate(settings)
+    servers = list(dict.fromkeys(server for server, _ in pairs))
     for round_no in range(1, settings.rounds + 1):
-        for server, subject in round_order(pairs, round_no):
-            label = f"{subject.framework} on {server.label}"
-            if time_left() < estimate:
+        for server in servers:
+            subjects = [subject for s, subject in pairs if s is server]
+            names = ", ".join(subject.framework for subject in subjects)
+            if time_left() < estimate * len(subjects):
                 results.warnings.append(
-                    f"{label}, round {round_no}: skipped (deadline "
+                    f"{names} on {server.label}, round {round_no}: skipped (deadline "
                     f"{settings.deadline:.0f}s; raise --deadline)"
                 )
-                for route in ROUTES:
-                    cell = results.cell((subject.framework, server.key, route.key))
-                    cell.runs.append(None)
-                    cell.note = cell.note or "skipped"
+                for subject in subjects:
+                    for route in ROUTES:
+                        cell = results.cell((subject.framework, server.key, route.key))
+                        cell.runs.append(None)
+                        cell.note = cell.note or "skipped"
                 continue
             print(
                 f"[{time.monotonic() - started:5.0f}s] round {round_no}/"
-                f"{settings.rounds}: {label}",
+                f"{settings.rounds}: {names} on {server.label}",
                 file=sys.stderr,
                 flush=True,
             )
             try:
-                run_pair(server, subject, settings, results, time_left)
-            except Exception as exc:  # one broken pair must not end the run
-                results.warnings.append(f"{label}: {exc!r}")
-                for route in ROUTES:
-                    cell = results.cell((subject.framework, server.key, route.key))
-                    if len(cell.runs) < round_no:
-                        cell.runs.append(None)
-                        cell.note = cell.note or "n/a"
+                run_group(server, subjects, settings, results, time_left, round_no)
+            except Exception as exc:  # one broken group must not end the run
+                results.warnings.append(f"{server.label}: {exc!r}")
+                for subject in subjects:
+                    for route in ROUTES:
+                        cell = results.cell((subject.framework, server.key, route.key))
+                        if len(cell.runs) < round_no:
+                            cell.runs.append(None)
+                            cell.note = cell.note or "n/a"
 
 
 # --- report ---------------------------------------------------------------------------
@@ -656,9 +739,10 @@ def environment_line(settings: Settings) -> str:
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs "
         f"({placement}); {versions}; {wrk_version}; "
-        f"`wrk -t{threads} -c{settings.connections} -d{settings.duration}s "
-        f"--latency` after a {settings.warmup}s warm-up, "
-        f"{settings.rounds} round(s), one server process (1 worker) per run; "
+        f"`wrk -t{threads} -c{settings.connections} -d{BURST}s --latency` bursts, "
+        f"{settings.duration} per framework and route, the frameworks of a server "
+        f"taking turns, after a {settings.warmup}s warm-up each; "
+        f"{settings.rounds} round(s), one server process (1 worker) per framework; "
         f"deadline {settings.deadline:.0f}s."
     )
 
@@ -830,7 +914,9 @@ def report(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--duration", type=int, help="seconds of wrk per route (default 5; quick 1)"
+        "--duration",
+        type=int,
+        help="one-second wrk bursts per framework and route (default 5; quick 1)",
     )
     parser.add_argument(
         "--warmup", type=int, help="seconds of wrk warm-up per route (default 1)"
