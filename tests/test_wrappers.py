@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import ImmutableMultiDict as WerkzeugImmutableMultiDict
+from werkzeug.exceptions import BadRequestKeyError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -19,6 +21,7 @@ from kettle import Kettle, Request, Response, jsonify, request
 from kettle.dispatch import run_request
 from kettle.wrappers import (
     DirectResponse,
+    ImmutableMultiDict,
     UnbuiltResponse,
     buffered_parts,
     plain_response,
@@ -35,6 +38,14 @@ ENVIRONS = [
     {"path": "/q", "query_string": "a=1&&b&c=&=d&e==f&a=2"},
     {"path": "/q", "query_string": "\u00e9=\u00e8"},
 ]
+
+
+def _same_kind(ours: Any, theirs: Any) -> None:
+    """Same class, or Kettle's ImmutableMultiDict for Werkzeug's."""
+    if type(theirs) is WerkzeugImmutableMultiDict:
+        assert type(ours) is ImmutableMultiDict
+    else:
+        assert type(ours) is type(theirs)
 
 
 def _environ(spec: dict[str, Any]) -> dict[str, Any]:
@@ -576,7 +587,7 @@ def test_fast_args_equal_werkzeugs_on_random_queries(storage: str | None) -> Non
     def check(query: str) -> None:
         ours = Ours(_environ({"path": "/", "query_string": query})).args
         theirs = Theirs(_environ({"path": "/", "query_string": query})).args
-        assert type(ours) is type(theirs)
+        _same_kind(ours, theirs)
         if isinstance(theirs, MultiDict):
             assert list(ours.items(multi=True)) == list(theirs.items(multi=True))
             assert ours.to_dict(flat=False) == theirs.to_dict(flat=False)
@@ -584,6 +595,48 @@ def test_fast_args_equal_werkzeugs_on_random_queries(storage: str | None) -> Non
             assert ours == theirs
 
     check()
+
+
+def test_request_multi_dicts_behave_as_werkzeugs() -> None:
+    environ = _environ(
+        {
+            "path": "/",
+            "query_string": "a=1&a=2&b=&c",
+            "method": "POST",
+            "data": {"f": ["x", "y"]},
+            "headers": {"Cookie": "k=v; k=w"},
+        }
+    )
+    req = Request(environ)
+    app = Kettle(__name__)
+    with app.app_context():
+        form = req.form
+    theirs = WerkzeugRequest(_environ({"path": "/", "query_string": "a=1&a=2&b=&c"}))
+    for d in (req.args, form, req.cookies):
+        assert isinstance(d, WerkzeugImmutableMultiDict)
+        assert type(d) is ImmutableMultiDict
+    assert repr(req.args) == repr(theirs.args)
+    assert (req.args["a"], req.args["b"], req.args["c"]) == ("1", "", "")
+    assert req.args.getlist("a") == ["1", "2"]
+    assert req.args.get("a") == "1"
+    assert req.args.get("z") is None
+    assert req.args.get("z", "d") == "d"
+    assert req.args.get("a", type=int) == 1
+    assert (form["f"], req.cookies["k"]) == ("x", "v")
+    for d, key in ((req.args, "z"), (form, "z"), (req.cookies, "z")):
+        with pytest.raises(BadRequestKeyError) as caught:
+            d[key]
+        assert caught.value.code == 400
+        assert caught.value.args == ("z",)
+    with pytest.raises(TypeError):
+        req.args[["unhashable"]]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        req.args["a"] = "3"  # type: ignore[index]
+    again = pickle.loads(pickle.dumps(req.args))
+    assert type(again) is ImmutableMultiDict
+    assert list(again.items(multi=True)) == list(req.args.items(multi=True))
+    assert copy.copy(req.args) == req.args
+    assert req.args.copy().getlist("a") == ["1", "2"]  # a mutable MultiDict
 
 
 def test_fast_cookies_equal_werkzeugs_on_random_headers() -> None:
@@ -597,7 +650,7 @@ def test_fast_cookies_equal_werkzeugs_on_random_headers() -> None:
         spec = {"path": "/", "headers": {"Cookie": raw}}
         ours = Request(_environ(spec)).cookies
         theirs = WerkzeugRequest(_environ(spec)).cookies
-        assert type(ours) is type(theirs)
+        _same_kind(ours, theirs)
         assert list(ours.items(multi=True)) == list(theirs.items(multi=True))
         assert ours.to_dict(flat=False) == theirs.to_dict(flat=False)
 

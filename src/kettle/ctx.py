@@ -135,7 +135,7 @@ class AppContext:
     _request: Request | None
     _session: SessionMixin | None
     _websocket: Websocket | None
-    _after_request_functions: list[AfterRequestCallable]
+    _after_request_functions: tuple[AfterRequestCallable, ...]
     _response_hooks: list[AfterRequestCallable] | None
     _token: contextvars.Token[AppContext] | None
     _depth: int
@@ -578,7 +578,7 @@ def after_this_request(f: AfterRequestCallable) -> AfterRequestCallable:
             "'after_this_request' needs a request, but the active context is an"
             " application context without one."
         )
-    ctx._after_request_functions.append(f)
+    ctx._after_request_functions = (*ctx._after_request_functions, f)
     return f
 
 
@@ -614,7 +614,8 @@ def _fill(
     ctx._request = request
     ctx._session = session
     ctx._websocket = None
-    ctx._after_request_functions = []
+    # PERF: a tuple, replaced by after_this_request: no list made per request.
+    ctx._after_request_functions = ()
     # Called with the final response, after everything else saw it (used by
     # kettle.celery to send a request's jobs only once nothing can fail).
     ctx._response_hooks = None

@@ -550,7 +550,7 @@ def process_response(
 ) -> Pipeline[Response]:
     """Pass the response through the after-this-request and after-request functions."""
     # Taken, not just read: they run once, not again for the 500 of a failed finalize.
-    funcs, ctx._after_request_functions = ctx._after_request_functions, []
+    funcs, ctx._after_request_functions = ctx._after_request_functions, ()
     for func in funcs:
         response = yield func, (response,), _NO_KWARGS
     req = ctx._request
