@@ -81,13 +81,18 @@ def _add_tasks(celery_app: Any) -> None:
         _explode(tag)
 
     @celery_app.task(name="jobs.mark", bind=True, max_retries=3, shared=False)
-    def mark(self: Any, key: str, fail_first: int = 0) -> str:
-        """Count a run of ``key``; the first ``fail_first`` runs fail and retry."""
+    def mark(self: Any, key: str, fail_first: int = 0, retry_in: float = 0) -> str:
+        """Count a run of ``key``; the first ``fail_first`` runs fail and retry
+        ``retry_in`` seconds later."""
         db = store()
         attempts = db.incr(f"attempts:{key}")
         if attempts <= fail_first:
             error = RuntimeError(f"attempt {attempts} of {key} fails on purpose")
-            raise self.retry(exc=error, countdown=0)
+            # Celery publishes the retry before it stores the RETRY state: with more
+            # than one worker and no delay, another worker can finish the retry and
+            # store SUCCESS first, which RETRY then overwrites (seen once in about 20
+            # loaded runs of the scale-out test). That test retries after a second.
+            raise self.retry(exc=error, countdown=retry_in)
         pipe = db.pipeline()
         pipe.incr(f"done:{key}")
         pipe.sadd("hosts", f"{socket.gethostname()}:{self.request.hostname}")
@@ -105,7 +110,9 @@ def _add_views(app: Kettle) -> None:
         """Enqueue ``jobs.mark(key)``; ``?then=`` makes the request fail after."""
         celery_app = current_app.extensions["celery"]
         fail_first = int(request.args.get("fail_first", 0))
-        result = enqueue(celery_app.tasks["jobs.mark"], key, fail_first=fail_first)
+        retry_in = float(request.args.get("retry_in", 0))
+        mark = celery_app.tasks["jobs.mark"]
+        result = enqueue(mark, key, fail_first=fail_first, retry_in=retry_in)
         then = request.args.get("then")
         if then == "raise":
             raise RuntimeError(f"the view failed after enqueuing {key}")
