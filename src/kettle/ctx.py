@@ -578,7 +578,8 @@ def after_this_request(f: AfterRequestCallable) -> AfterRequestCallable:
             "'after_this_request' needs a request, but the active context is an"
             " application context without one."
         )
-    ctx._after_request_functions = (*ctx._after_request_functions, f)
+    with ctx._lock:  # a tuple, replaced: two threads must not lose one of theirs
+        ctx._after_request_functions = (*ctx._after_request_functions, f)
     return f
 
 
