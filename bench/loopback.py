@@ -501,8 +501,6 @@ class Live:
     port: int
     log: IO[bytes]
     label: str
-    # The bursts of the route being measured.
-    bursts: list[WrkResult] = field(default_factory=list)
 
 
 def combine(bursts: list[WrkResult]) -> WrkResult:
@@ -561,8 +559,8 @@ def measure_route(
             cell.runs.append(None)
             cell.note = "invalid"
             continue
-        live.bursts = []
         timed.append(live)
+    bursts: dict[int, list[WrkResult]] = {id(live): [] for live in timed}
     failed: set[int] = set()
     try:
         for live in timed:
@@ -576,7 +574,7 @@ def measure_route(
                     continue
                 url = f"http://{HOST}:{live.port}{route.path}"
                 try:
-                    live.bursts.append(_burst(live, url, threads, settings))
+                    bursts[id(live)].append(_burst(live, url, threads, settings))
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
                     results.warnings.append(f"{live.label}, `{route.path}`: {exc}")
                     failed.add(id(live))
@@ -585,11 +583,11 @@ def measure_route(
         failed.update(id(live) for live in timed)
     for live in timed:
         cell = results.cell((live.subject.framework, server.key, route.key))
-        if id(live) in failed or not live.bursts:
+        if id(live) in failed or not bursts[id(live)]:
             cell.runs.append(None)
             cell.note = cell.note or "n/a"
             continue
-        result = combine(live.bursts)
+        result = combine(bursts[id(live)])
         cell.runs.append(result)
         after = check_routes(live.port).get(route.key)
         if result.non_2xx or result.socket_errors or after:

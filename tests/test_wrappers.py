@@ -877,6 +877,14 @@ def test_deleting_an_unbuilt_response_attribute_leaves_a_clear_error() -> None:
     del made.direct_passthrough
     with pytest.raises(AttributeError, match="direct_passthrough"):
         made.direct_passthrough  # noqa: B018
+    # Unbuilt, with its parts gone: its state reads as missing, not as a KeyError.
+    with app.app_context():
+        bare = jsonify([1])
+    del bare._unbuilt
+    assert type(bare) is UnbuiltResponse
+    with pytest.raises(AttributeError, match="'headers'"):
+        bare.headers  # noqa: B018
+    assert not hasattr(bare, "status_code")
 
 
 def test_plain_response_maker_refuses_a_newline_in_the_content_type() -> None:

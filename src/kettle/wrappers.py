@@ -246,7 +246,8 @@ class _QueryArgs:
             else raw.decode("latin-1")
         )
         cls = obj.parameter_storage_class
-        # PERF: a plain ASCII query needs no decoding; split it directly.
+        # PERF: a plain ASCII query needs no decoding; split it directly. (The `is`
+        # test first: the usual class found without the tuple search, 140 less.)
         if (
             (cls is ImmutableMultiDict or cls in _OWN_MULTI_DICTS)
             and query.isascii()
@@ -801,7 +802,7 @@ class _Unbuilt:
         state = _build(obj)
         try:
             return state[self.name]
-        except KeyError:  # deleted
+        except KeyError:  # an UnbuiltResponse without its parts: nothing to build
             raise AttributeError(
                 f"{type(obj).__name__!r} object has no attribute {self.name!r}",
                 name=self.name,
